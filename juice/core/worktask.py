@@ -89,7 +89,7 @@ class AudioTask(BaseModel):
     channels: int = 2
     duration: float  # seconds of video to cover
     segment_seconds: float  # same grid as video
-    ts_offset: int = TS_OFFSET_SECONDS
+    ts_offset: float = TS_OFFSET_SECONDS  # where the audio's first sample lands, aligned with video
     init_url: str
     segment_urls: list[str]  # a little more than needed; the manifest lists those used
     manifest_url: str

@@ -1,0 +1,3 @@
+from juice.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The job-status HTTP API."""

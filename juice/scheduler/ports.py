@@ -1,0 +1,36 @@
+"""What the scheduler needs from a Mesos connection (juice.mesos.client.SchedulerClient is the real one)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from juice.mesos.messages import Event
+
+
+class MesosCalls(Protocol):
+    @property
+    def framework_id(self) -> str | None: ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    def events(self) -> AsyncIterator[Event]: ...
+
+    async def accept(
+        self, offer_ids: list[str], task_infos: list[dict[str, Any]], refuse_seconds: float
+    ) -> None: ...
+
+    async def decline(self, offer_ids: list[str], refuse_seconds: float) -> None: ...
+
+    async def revive(self, roles: list[str] | None = None) -> None: ...
+
+    async def suppress(self, roles: list[str] | None = None) -> None: ...
+
+    async def kill(self, task_id: str, agent_id: str | None, grace_seconds: float | None = None) -> None: ...
+
+    async def acknowledge(self, agent_id: str, task_id: str, uuid: str) -> None: ...
+
+    async def reconcile(self, tasks: list[tuple[str, str | None]]) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Redis persistence: the only place job and segment state lives."""
