@@ -1,0 +1,1 @@
+"""Local services on loopback (Redis, Ceph RGW, ZooKeeper) for `juice local`, tests and benchmarks."""
