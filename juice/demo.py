@@ -37,11 +37,11 @@ def run_demo(*, clip: Path | None, seconds: float, out: Path, timeout: float = 9
                     make_clip(clip, seconds=seconds, rate="25", width=1280, height=720)
             job_id = f"demo-{int(time.time())}"
             store = stack.object_store()
-            store.put_file("in", f"{job_id}/{clip.name}", str(clip), "video/mp4")
+            store.put_file("uploads", f"{job_id}/{clip.name}", str(clip), "video/mp4")
             job = {
                 "id": job_id,
-                "source": f"s3://in/{job_id}/{clip.name}",
-                "output": f"s3://out/{job_id}/",
+                "source": f"s3://uploads/{job_id}/{clip.name}",
+                "output": f"s3://streams/{job_id}/",
                 "renditions": DEMO_LADDER,
             }
             redis.Redis.from_url(stack.redis.url).xadd(keys.INTAKE_STREAM, {"job": json.dumps(job)})
@@ -49,7 +49,7 @@ def run_demo(*, clip: Path | None, seconds: float, out: Path, timeout: float = 9
             final = _follow(console, f"{stack.api_url}/jobs/{job_id}", timeout)
             if final["state"] != JobState.SUCCEEDED:
                 raise JuiceError(f"job {job_id} ended {final['state']}: {final.get('reason')}")
-            local = download_prefix(store, "out", f"{job_id}/", out / job_id)
+            local = download_prefix(store, "streams", f"{job_id}/", out / job_id)
             return (local / "master.m3u8").resolve()
         finally:
             with console.status("stopping the local stack..."):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
 _BITRATE = re.compile(r"^(\d+(?:\.\d+)?)([kKmM]?)$")
-_S3_URL = re.compile(r"^s3://([a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?)/(.*)$")
+_S3_URL = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.*)$")  # S3 bucket names: 3-63 chars
 
 
 def parse_bitrate(text: str) -> int:

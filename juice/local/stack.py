@@ -30,7 +30,7 @@ class StackConfig:
     agents: int = 2
     cpus: float = 2.0
     mem: float = 4096.0
-    buckets: tuple[str, ...] = ("in", "out")
+    buckets: tuple[str, ...] = ("uploads", "streams")
     work_dir: Path | None = None
     log_format: str = "text"
     extra_env: dict[str, str] = field(default_factory=dict)  # more JUICE_* settings for the framework

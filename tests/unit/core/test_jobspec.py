@@ -10,8 +10,8 @@ from juice.scheduler.intake import parse_entry
 
 GOOD = {
     "id": "clip-42",
-    "source": "s3://in/clip.mp4",
-    "output": "s3://out/clip-42/",
+    "source": "s3://uploads/clip.mp4",
+    "output": "s3://streams/clip-42/",
     "renditions": [{"height": 360, "video_bitrate": "800k"}],
 }
 
@@ -19,8 +19,8 @@ GOOD = {
 def test_minimal_job_from_the_readme() -> None:
     spec = JobSpec.model_validate(GOOD)
     assert spec.segment_seconds == 6.0
-    assert spec.source_location == ("in", "clip.mp4")
-    assert spec.output_location == ("out", "clip-42/")
+    assert spec.source_location == ("uploads", "clip.mp4")
+    assert spec.output_location == ("streams", "clip-42/")
 
 
 @pytest.mark.parametrize(
@@ -28,7 +28,7 @@ def test_minimal_job_from_the_readme() -> None:
     [
         ({"id": "has.dot"}, "id"),
         ({"source": "http://x/y.mp4"}, "source"),
-        ({"output": "s3://out/no-slash"}, "output"),
+        ({"output": "s3://streams/no-slash"}, "output"),
         ({"renditions": []}, "renditions"),
         ({"renditions": [{"height": 360, "video_bitrate": "fast"}]}, "video_bitrate"),
         ({"segment_seconds": 0.1}, "segment_seconds"),

@@ -46,8 +46,8 @@ def media(v: VideoStreamInfo | None, audio: int = 1) -> MediaInfo:
 def spec(**kw: object) -> JobSpec:
     base: dict[str, object] = {
         "id": "clip-1",
-        "source": "s3://in/a.mp4",
-        "output": "s3://out/clip-1/",
+        "source": "s3://uploads/a.mp4",
+        "output": "s3://streams/clip-1/",
         "renditions": [{"height": 720, "video_bitrate": "2500k"}, {"height": 360, "video_bitrate": "800k"}],
     }
     base.update(kw)

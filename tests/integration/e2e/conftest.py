@@ -1,0 +1,45 @@
+"""The whole stack on loopback: its own Redis, the session's Ceph RGW, the dev cluster, the framework."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import Client
+
+from juice.local.ceph_rgw import CephRGW
+from juice.local.stack import LocalStack, StackConfig
+from juice.media.samples import make_clip
+
+
+@pytest.fixture(scope="session")
+def stack(rgw: CephRGW) -> Iterator[LocalStack]:
+    s = LocalStack(StackConfig(agents=2, cpus=2.0, mem=4096.0), rgw=rgw).start()
+    try:
+        yield s
+    finally:
+        for proc in (s.framework, s.devcluster):  # left for the reader of a failed run
+            if proc is not None:
+                print(f"--- {proc.name} log tail ---\n{proc.tail()}")
+        s.stop()
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("clips") / "clip.mp4"
+    make_clip(path, seconds=12, rate="25", width=320, height=180)
+    return path
+
+
+@pytest.fixture(scope="session")
+def client(stack: LocalStack) -> Client:
+    return Client(stack)
+
+
+@pytest.fixture(scope="session")
+def source(stack: LocalStack, clip: Path) -> str:
+    """The clip uploaded once, as an upload service would: s3://uploads/e2e/clip.mp4."""
+    store = stack.object_store()
+    store.put_file("uploads", "e2e/clip.mp4", str(clip), "video/mp4")
+    return "s3://uploads/e2e/clip.mp4"
