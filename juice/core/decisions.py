@@ -22,6 +22,7 @@ from juice.core.states import SegmentState
 @dataclass(frozen=True)
 class Ignore:
     why: str
+    kill: bool = False  # the task runs but should not (a stale attempt, or its segment has ended)
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,11 @@ def on_task_status(
     jitter: float,
 ) -> Outcome:
     if seg.task_id != task_id:
-        return Ignore(f"stale update for {task_id}; segment runs {seg.task_id or 'nothing'}")
+        return Ignore(
+            f"stale update for {task_id}; segment runs {seg.task_id or 'nothing'}", kill=state in MESOS_ACTIVE
+        )
     if seg.state not in (SegmentState.LAUNCHING, SegmentState.RUNNING):
-        return Ignore(f"segment is {seg.state}")
+        return Ignore(f"segment is {seg.state}", kill=state in MESOS_ACTIVE)
     if state in MESOS_ACTIVE:
         return Ignore("already running") if seg.state is SegmentState.RUNNING else MarkRunning()
     if state == "TASK_FINISHED":

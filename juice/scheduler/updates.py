@@ -89,7 +89,7 @@ class UpdateHandler:
         ids = {"job": job_id, "segment": key, "task": task_id, "agent": status.agent_id, "task_state": state}
         if isinstance(outcome, Ignore):
             log.debug("update ignored: %s", outcome.why, extra=ids)
-            if state in MESOS_ACTIVE:  # a task that should not run (stale attempt, ended job): stop it
+            if outcome.kill:
                 await self.kill(task_id, status.agent_id)
         elif isinstance(outcome, MarkRunning):
             moved = await self._store.transition_segment(

@@ -33,8 +33,10 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def client(stack: LocalStack) -> Client:
-    return Client(stack)
+def client(stack: LocalStack) -> Iterator[Client]:
+    c = Client(stack)
+    yield c
+    c.close()
 
 
 @pytest.fixture(scope="session")

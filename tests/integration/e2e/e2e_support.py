@@ -36,6 +36,10 @@ class Client:
         self.redis = redis.Redis.from_url(stack.redis.url)
         self.http = httpx.Client(base_url=stack.api_url, timeout=10.0)
 
+    def close(self) -> None:
+        self.http.close()
+        self.redis.close()
+
     def push(self, job: dict[str, Any] | str) -> None:
         body = job if isinstance(job, str) else json.dumps(job)
         self.redis.xadd(keys.INTAKE_STREAM, {"job": body})

@@ -36,8 +36,18 @@ def test_progress_and_success() -> None:
 
 
 def test_stale_and_late_updates_are_ignored() -> None:
-    assert isinstance(decide(seg(), "TASK_FAILED", task="j.v0001.0"), Ignore)
+    stale = decide(seg(), "TASK_FAILED", task="j.v0001.0")
+    assert isinstance(stale, Ignore) and not stale.kill
     assert isinstance(decide(seg(SegmentState.DONE), "TASK_FINISHED"), Ignore)
+
+
+def test_only_tasks_that_should_not_run_are_killed() -> None:
+    running = decide(seg(), "TASK_RUNNING")
+    assert isinstance(running, Ignore) and not running.kill  # the current attempt, already RUNNING
+    old_attempt = decide(seg(), "TASK_RUNNING", task="j.v0001.0")
+    assert isinstance(old_attempt, Ignore) and old_attempt.kill
+    ended = decide(seg(SegmentState.CANCELLED), "TASK_RUNNING")
+    assert isinstance(ended, Ignore) and ended.kill
 
 
 def test_worker_failure_retries_with_backoff_then_gives_up() -> None:
