@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     api_port: int = 8080
 
     # Mesos framework
+    intake_consumer: str = "scheduler"  # stable across restarts, so unacknowledged entries are read again
     framework_name: str = "juice"
     framework_user: str = "root"
     framework_role: str = "juice"

@@ -1,24 +1,24 @@
 """Juice's one exception tree. Adapters translate their library's errors at the boundary.
 
-    JuiceError
-    ├── ConfigError                 settings that cannot work
-    ├── InvalidJob                  a job submission that fails validation (client's fault)
-    ├── InvalidTransition           a state change the transition tables forbid
-    ├── PlanningError               the source cannot be planned (not a video, over limits, ...)
-    │   └── ProbeError              ffprobe could not read the source
-    ├── StoreError                  Redis unreachable or a script failed
-    │   └── ConflictError           compare-and-set lost (someone else changed the record)
-    ├── MesosError                  the Mesos master or the protocol
-    │   ├── MesosDisconnected       no subscription, stream closed, heartbeats missed
-    │   ├── MesosRedirect           a non-leading master answered 307 (carries the leader URL)
-    │   ├── MesosUnavailable        503: no leader elected / master recovering
-    │   ├── MesosRejected           4xx for a call (bad request, unknown framework, ...)
-    │   └── MesosSubscribeError     ERROR event on the subscription stream (carries message)
-    ├── StorageError                S3 / Ceph RGW request failed
-    │   └── ObjectNotFound
-    ├── TranscodeError              ffmpeg failed or produced a wrong result (worker side)
-    ├── StitchError                 worker outputs cannot be joined into one valid stream
-    └── ServiceError                a local service (redis, rgw, zookeeper) did not start
+JuiceError
+├── ConfigError                 settings that cannot work
+├── InvalidJob                  a job submission that fails validation (client's fault)
+├── InvalidTransition           a state change the transition tables forbid
+├── PlanningError               the source cannot be planned (not a video, over limits, ...)
+│   └── ProbeError              ffprobe could not read the source
+├── StoreError                  Redis unreachable or a script failed
+│   └── ConflictError           compare-and-set lost (someone else changed the record)
+├── MesosError                  the Mesos master or the protocol
+│   ├── MesosDisconnected       no subscription, stream closed, heartbeats missed
+│   ├── MesosRedirect           a non-leading master answered 307 (carries the leader URL)
+│   ├── MesosUnavailable        503: no leader elected / master recovering
+│   ├── MesosRejected           4xx for a call (bad request, unknown framework, ...)
+│   └── MesosSubscribeError     ERROR event on the subscription stream (carries message)
+├── StorageError                S3 / Ceph RGW request failed
+│   └── ObjectNotFound
+├── TranscodeError              ffmpeg failed or produced a wrong result (worker side)
+├── StitchError                 worker outputs cannot be joined into one valid stream
+└── ServiceError                a local service (redis, rgw, zookeeper) did not start
 """
 
 from __future__ import annotations

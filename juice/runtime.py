@@ -47,6 +47,7 @@ class ApiServer(uvicorn.Server):
 class Framework:
     settings: Settings
     redis: aioredis.Redis
+    intake_redis: aioredis.Redis
     store: RedisStore
     objects: ObjectStore
     mesos: SchedulerClient
@@ -84,8 +85,8 @@ async def build(
     mesos = SchedulerClient(
         settings.mesos_master, framework_settings(settings), framework_id=framework_id, rng=rng
     )
-    consumer = f"scheduler-{framework_id or 'new'}"
-    intake = Intake(aioredis.Redis.from_url(settings.redis_url), store, consumer=consumer, clock=clock)
+    blocking = aioredis.Redis.from_url(settings.redis_url)  # intake's blocking reads get their own connection
+    intake = Intake(blocking, store, consumer=settings.intake_consumer, clock=clock)
     resources = TaskResources(
         settings.video_task_cpus, settings.video_task_mem, settings.audio_task_cpus, settings.audio_task_mem
     )
@@ -136,7 +137,7 @@ async def build(
         refuse_seconds=settings.refuse_seconds,
     )
     api = create_app(store, subscribed=lambda: service.subscribed)
-    return Framework(settings, client, store, objects, mesos, service, api)
+    return Framework(settings, client, blocking, store, objects, mesos, service, api)
 
 
 async def serve(settings: Settings, *, until_idle: bool = False, api: bool = True) -> None:
@@ -163,3 +164,4 @@ async def serve(settings: Settings, *, until_idle: bool = False, api: bool = Tru
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         await fw.redis.aclose()
+        await fw.intake_redis.aclose()
