@@ -93,7 +93,7 @@ class ZooKeeperDetector:
         self._connect_timeout = connect_timeout
         self._zk: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._watching = False  # a ChildrenWatch is live on the znode
+        self._watched_czxid: int | None = None  # creation id of the znode our ChildrenWatch follows
         self._leader: MasterInfo | None = None
         self._leader_url: str | None = None
         self._changed = asyncio.Event()
@@ -163,15 +163,19 @@ class ZooKeeperDetector:
     # -------------------------------------------------------------------- kazoo threads
 
     def _on_znode(self, data: bytes | None, stat: Any) -> None:
-        """DataWatch on the znode itself: (re)start the children watch whenever the znode exists."""
+        """DataWatch on the znode itself: (re)start the children watch whenever the znode exists.
+
+        A znode deleted and created again quickly may never be seen as missing (the watch re-reads it
+        after the re-creation), so a new znode is told apart by its creation id, not by a missed None.
+        """
         zk = self._zk
         if zk is None:
             return
         if stat is None:
-            self._watching = False
+            self._watched_czxid = None
             self._publish(None)
-        elif not self._watching:
-            self._watching = True
+        elif stat.czxid != self._watched_czxid:
+            self._watched_czxid = stat.czxid
             ChildrenWatch(zk, self._url.path, self._on_children)
 
     def _on_children(self, children: list[str]) -> bool | None:
