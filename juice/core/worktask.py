@@ -62,11 +62,13 @@ class VideoChunkTask(BaseModel):
     segment_frames: int  # frames per HLS segment; first_frame is a multiple of it
     gop_frames: int  # IDR interval in frames; divides segment_frames
     first_segment: int  # = first_frame // segment_frames
+    constant_rate: bool = True  # False: the source is VFR; normalize it to frame_rate (fps filter) first
     ts_offset: int = TS_OFFSET_SECONDS
     preset: str = "veryfast"
     threads: int = 1
     renditions: list[VideoOutput]
     manifest_url: str
+    progress_url: str | None = None  # presigned PUT; the worker overwrites a small TaskProgress JSON there
 
     @property
     def rate(self) -> Fraction:
@@ -93,6 +95,20 @@ class AudioTask(BaseModel):
     init_url: str
     segment_urls: list[str]  # a little more than needed; the manifest lists those used
     manifest_url: str
+    progress_url: str | None = None
+
+
+class TaskProgress(BaseModel):
+    """What a running worker reports (from ffmpeg -progress), every few seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task_key: str
+    phase: Literal["encoding", "checking", "uploading", "done"]
+    frames: int = 0  # frames encoded so far (video); 0 for audio
+    out_seconds: float = 0.0  # media time written so far
+    speed: float | None = None  # x realtime
+    at: float  # worker's wall clock, seconds since the epoch
 
 
 class WorkerTask(BaseModel):
