@@ -69,8 +69,11 @@ class JobSpec(BaseModel):
     id: Annotated[str, Field(pattern=JOB_ID_PATTERN)]
     source: str
     output: str
-    renditions: Annotated[list[Rendition], Field(min_length=1, max_length=8)]
+    # None: the default ladder for the source's height (juice.core.plan.DEFAULT_LADDER)
+    renditions: Annotated[list[Rendition], Field(min_length=1, max_length=8)] | None = None
     segment_seconds: Annotated[float, Field(ge=1.0, le=30.0)] = 6.0
+    # longest chunk one task encodes; shorter chunks when the cluster has slots to spare
+    chunk_seconds: Annotated[float, Field(ge=1.0, le=600.0)] | None = None
     audio_bitrate: str = "128k"
 
     @field_validator("source")
@@ -97,7 +100,7 @@ class JobSpec(BaseModel):
 
     @model_validator(mode="after")
     def _unique_heights(self) -> JobSpec:
-        heights = [r.height for r in self.renditions]
+        heights = [r.height for r in self.renditions or []]
         if len(set(heights)) != len(heights):
             raise ValueError("renditions must have distinct heights")
         return self

@@ -1,7 +1,13 @@
 """The plan of one job: frame-exact chunks on the HLS segment grid, the ladder and the audio task.
 
 Everything is decided in frame indices with the source's exact rational frame rate, so chunk
-boundaries never fall between frames, whatever the rate (23.976 fps: 144 frames = 6.006 s).
+boundaries never fall between frames, whatever the rate (23.976 fps: 144 frames = 6.006 s). A VFR source
+is planned on the constant rate the probe chose for it; the worker normalizes it to that rate.
+
+One chunk task encodes every rendition from one decode of its frames (split + scale in one ffmpeg):
+decoding and seeking are paid once instead of once per rendition, the renditions see exactly the same
+frames (so their segments align by construction), and a job needs fewer tasks. The price is coarser
+parallelism, which the chunk length makes up for.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from juice.core.jobspec import JobSpec, parse_bitrate
+from juice.core.jobspec import JobSpec, Rendition, parse_bitrate
 from juice.core.mediainfo import MediaInfo, VideoStreamInfo
 from juice.errors import PlanningError
 
@@ -55,6 +61,7 @@ class JobPlan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     frame_rate: str
+    constant_rate: bool = True  # False: the source is VFR and is normalized to frame_rate
     total_frames: int
     segment_frames: int
     gop_frames: int
@@ -82,8 +89,19 @@ class PlanLimits(BaseModel):
 
     max_duration_seconds: float = 4 * 3600.0
     max_pixels: int = 4096 * 2304
-    chunk_seconds: float = 30.0  # longest chunk a task gets
-    parallelism: int = 4  # task slots the cluster offers; chunk count is rounded up to a multiple
+    chunk_seconds: float = 30.0  # longest chunk a task gets (a job may ask for shorter or longer)
+    parallelism: int = 4  # task slots the cluster offers
+    task_overhead_seconds: float = 3.0  # launch, seek preroll and upload of one task, in encode-seconds
+
+
+# The ladder used when a job names no renditions: (height, video bitrate), never above the source.
+DEFAULT_LADDER: tuple[tuple[int, str], ...] = (
+    (1080, "5000k"),
+    (720, "2800k"),
+    (480, "1400k"),
+    (360, "800k"),
+    (240, "400k"),
+)
 
 
 def _video_or_refuse(media: MediaInfo, limits: PlanLimits) -> VideoStreamInfo:
@@ -116,13 +134,22 @@ def _even(x: float) -> int:
     return max(2, round(x / 2) * 2)
 
 
+def default_ladder(display_height: int) -> list[Rendition]:
+    return [Rendition(height=h, video_bitrate=b) for h, b in DEFAULT_LADDER if h <= display_height]
+
+
 def ladder(spec: JobSpec, video: VideoStreamInfo) -> list[RenditionPlan]:
-    """The job's renditions, never upscaled; width from the display aspect ratio."""
+    """The job's renditions (or the default ladder), never upscaled; width from the display aspect ratio."""
     aspect = Fraction(video.display_width, video.display_height)
-    rungs = [r for r in spec.renditions if r.height <= video.display_height]
+    wanted = (
+        spec.renditions
+        or default_ladder(video.display_height)
+        or [Rendition(height=240, video_bitrate="300k")]
+    )
+    rungs = [r for r in wanted if r.height <= video.display_height]
     if not rungs:  # every requested rung is above the source: keep the smallest at source height
-        smallest = min(spec.renditions, key=lambda r: r.height)
-        rungs = [smallest.model_copy(update={"height": _even(video.display_height)})]
+        smallest = min(wanted, key=lambda r: r.height)
+        rungs = [smallest.model_copy(update={"height": max(64, _even(video.display_height))})]
     return [
         RenditionPlan(
             name=f"{r.height}p",
@@ -136,13 +163,31 @@ def ladder(spec: JobSpec, video: VideoStreamInfo) -> list[RenditionPlan]:
     ]
 
 
-def segments_per_chunk(segment_count: int, segment_seconds: float, limits: PlanLimits) -> int:
-    """Chunk length k (in segments): at most chunk_seconds, and the chunk count a multiple of parallelism."""
-    max_k = max(1, int(limits.chunk_seconds // segment_seconds))
+def makespan(segment_count: int, k: int, slots: int, segment_seconds: float, overhead: float) -> float:
+    """Estimated wall time (encode-seconds) of chunks of k segments, `slots` at a time, longest first."""
+    lengths = [min(k, segment_count - s) for s in range(0, segment_count, k)]
+    rounds = [lengths[i : i + slots] for i in range(0, len(lengths), slots)]
+    return sum(max(r) * segment_seconds + overhead for r in rounds)
+
+
+def segments_per_chunk(
+    segment_count: int, segment_seconds: float, limits: PlanLimits, chunk_seconds: float | None = None
+) -> int:
+    """Chunk length k (in whole segments) with the shortest estimated makespan on the cluster's slots.
+
+    k is at most chunk_seconds long (the job's, else the limit's). Each task costs a fixed overhead, so
+    more chunks than slots only pay when the rounds stay full; a last round left to one short task is
+    what the estimate penalizes. Ties go to longer chunks (fewer tasks, better rate control).
+    """
+    longest = chunk_seconds or limits.chunk_seconds
+    max_k = max(1, min(segment_count, int(longest // segment_seconds)))
     slots = max(1, limits.parallelism)
-    min_chunks = math.ceil(segment_count / max_k)
-    chunks = min(segment_count, math.ceil(min_chunks / slots) * slots)
-    return max(1, math.ceil(segment_count / chunks))
+    costs = {
+        k: makespan(segment_count, k, slots, segment_seconds, limits.task_overhead_seconds)
+        for k in range(1, max_k + 1)
+    }
+    best = min(costs.values())
+    return max(k for k, cost in costs.items() if cost <= best * 1.0001)
 
 
 def plan_job(spec: JobSpec, media: MediaInfo, limits: PlanLimits) -> JobPlan:
@@ -151,7 +196,7 @@ def plan_job(spec: JobSpec, media: MediaInfo, limits: PlanLimits) -> JobPlan:
     total = video.frame_count
     seg_frames = max(1, round(spec.segment_seconds * rate))
     seg_count = math.ceil(total / seg_frames)
-    k = segments_per_chunk(seg_count, float(seg_frames / rate), limits)
+    k = segments_per_chunk(seg_count, float(seg_frames / rate), limits, spec.chunk_seconds)
     chunks = []
     for i, first_segment in enumerate(range(0, seg_count, k)):
         first = first_segment * seg_frames
@@ -182,6 +227,7 @@ def plan_job(spec: JobSpec, media: MediaInfo, limits: PlanLimits) -> JobPlan:
         )
     return JobPlan(
         frame_rate=f"{rate.numerator}/{rate.denominator}",
+        constant_rate=not video.variable_frame_rate,
         total_frames=total,
         segment_frames=seg_frames,
         gop_frames=gop_for(seg_frames, rate),

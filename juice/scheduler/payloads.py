@@ -65,6 +65,7 @@ class PayloadBuilder:
             segment_frames=plan.segment_frames,
             gop_frames=plan.gop_frames,
             first_segment=chunk.first_segment,
+            constant_rate=plan.constant_rate,
             ts_offset=TS_OFFSET_SECONDS,
             preset=self._preset,
             threads=self._threads,

@@ -6,7 +6,7 @@ import pytest
 
 from juice.core.jobspec import JobSpec
 from juice.core.mediainfo import AudioStreamInfo, MediaInfo, VideoStreamInfo
-from juice.core.plan import PlanLimits, gop_for, plan_job, segments_per_chunk
+from juice.core.plan import PlanLimits, gop_for, makespan, plan_job, segments_per_chunk
 from juice.errors import PlanningError
 
 
@@ -123,3 +123,31 @@ def test_audio_task_and_no_audio() -> None:
 def test_refuses_what_cannot_be_transcoded(m: MediaInfo, why: str) -> None:
     with pytest.raises(PlanningError, match=why):
         plan_job(spec(), m, PlanLimits(max_duration_seconds=3600))
+
+
+def test_last_round_is_not_left_to_one_short_task() -> None:
+    # 5 segments on 4 slots: 5 one-segment chunks would leave a second round to one task
+    limits = PlanLimits(parallelism=4, chunk_seconds=30)
+    assert segments_per_chunk(5, 6.0, limits) == 2  # 3 chunks, one round
+    assert makespan(5, 2, 4, 6.0, 3.0) < makespan(5, 1, 4, 6.0, 3.0)
+
+
+def test_job_chunk_seconds_caps_the_chunk() -> None:
+    plan = plan_job(spec(chunk_seconds=6), media(video(frames=25 * 60)), PlanLimits(parallelism=1))
+    assert {c.segment_count for c in plan.chunks} == {1}
+    assert len(plan.chunks) == 10
+
+
+def test_default_ladder_follows_the_source_height() -> None:
+    plan = plan_job(spec(renditions=None), media(video(w=1280, h=720, frames=100)), PlanLimits())
+    assert [r.name for r in plan.renditions] == ["720p", "480p", "360p", "240p"]
+    assert plan.renditions[-1].width == 426  # 16:9, even
+    tiny = plan_job(spec(renditions=None), media(video(w=176, h=144, frames=100)), PlanLimits())
+    assert [(r.width, r.height) for r in tiny.renditions] == [(176, 144)]
+
+
+def test_vfr_sources_are_planned_on_the_normalized_rate() -> None:
+    v = video(rate="30000/1001", frames=180, variable_frame_rate=True)
+    plan = plan_job(spec(), media(v), PlanLimits())
+    assert not plan.constant_rate and plan.total_frames == 180
+    assert plan_job(spec(), media(video()), PlanLimits()).constant_rate
