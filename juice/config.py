@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     refuse_seconds: float = 5.0  # filter on offers declined while work still waits
     idle_refuse_seconds: float = 60.0  # filter on offers declined when nothing waits
     kill_grace_seconds: float = 10.0
+    reconcile_interval_seconds: float = 900.0  # besides after every (re)subscribe
 
     # worker tasks
     worker_image: str = "juice-worker:0.1.0"

@@ -135,6 +135,7 @@ async def build(
         rng=rng,
         video_task_cpus=settings.video_task_cpus,
         refuse_seconds=settings.refuse_seconds,
+        reconcile_interval=settings.reconcile_interval_seconds,
     )
     api = create_app(store, subscribed=lambda: service.subscribed)
     return Framework(settings, client, blocking, store, objects, mesos, service, api)

@@ -67,6 +67,15 @@ def _unknown(
     if agent_id is None and state.recovering_agents:
         return None
     agent = None if agent_id is None else state.agents.get(agent_id)
+    if agent is not None and agent.gone:
+        return _status(
+            framework,
+            task_id,
+            "TASK_GONE_BY_OPERATOR",
+            agent_id,
+            "Reconciliation: Task is gone (its agent was marked gone)",
+            now=now,
+        )
     if agent is not None and agent.reachable:
         return _status(
             framework, task_id, "TASK_GONE", agent_id, "Reconciliation: Task is unknown to the agent", now=now

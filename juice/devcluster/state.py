@@ -41,6 +41,7 @@ class Agent:
     attributes: dict[str, str] = field(default_factory=dict)
     reachable: bool = True
     unreachable_since: float | None = None
+    gone: bool = False
 
 
 @dataclass
@@ -155,6 +156,8 @@ class ClusterState:
         self.completed_frameworks: dict[str, Framework] = {}
         self.offers: dict[str, Offer] = {}
         self.recovering_agents: set[str] = set()
+        # After a master restart: frameworks whose tasks only the (still recovering) agents know about.
+        self.held_frameworks: dict[str, Framework] = {}
         self._next_framework = 0
         self._next_agent = 0
         self._next_offer = 0
@@ -170,7 +173,8 @@ class ClusterState:
         while True:
             framework_id = f"{self.master_id}-{self._next_framework:04d}"
             self._next_framework += 1
-            if framework_id not in self.frameworks and framework_id not in self.completed_frameworks:
+            taken = (self.frameworks, self.completed_frameworks, self.held_frameworks)
+            if all(framework_id not in known for known in taken):
                 return framework_id
 
     def new_offer_id(self) -> str:
@@ -197,8 +201,9 @@ class ClusterState:
         return total
 
     def available(self, agent_id: str) -> Resources:
+        """Nothing on an unreachable agent, nor on one that has not re-registered after a master restart."""
         agent = self.agents[agent_id]
-        if not agent.reachable:
+        if not agent.reachable or agent_id in self.recovering_agents:
             return Resources()
         return agent.total - self.used(agent_id) - self.offered(agent_id)
 
@@ -211,3 +216,16 @@ class ClusterState:
     def find_task(self, framework_id: str, task_id: str) -> Task | None:
         framework = self.frameworks.get(framework_id)
         return None if framework is None else framework.tasks.get(task_id)
+
+    def agent_task(self, framework_id: str, task_id: str) -> Task | None:
+        """A task as its agent knows it: tracked by the master, or held by an agent that is recovering."""
+        for known in (self.frameworks, self.held_frameworks):
+            framework = known.get(framework_id)
+            task = None if framework is None else framework.tasks.get(task_id)
+            if task is not None:
+                return task
+        return None
+
+    def task_owners(self) -> list[Framework]:
+        """Every framework object holding tasks on agents (tracked ones first, then held ones)."""
+        return [*self.frameworks.values(), *self.held_frameworks.values()]

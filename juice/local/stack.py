@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class StackConfig:
     work_dir: Path | None = None
     log_format: str = "text"
     extra_env: dict[str, str] = field(default_factory=dict)  # more JUICE_* settings for the framework
+    master_url: str | None = None  # use this Mesos master instead of starting a dev cluster
 
 
 def _http_ok(url: str) -> bool:
@@ -71,7 +73,7 @@ class LocalStack:
 
     @property
     def master_url(self) -> str:
-        return f"http://127.0.0.1:{self.master_port}"
+        return self.config.master_url or f"http://127.0.0.1:{self.master_port}"
 
     @property
     def api_url(self) -> str:
@@ -106,7 +108,8 @@ class LocalStack:
             for bucket in self.config.buckets:
                 store.ensure_bucket(bucket)
             store.close()
-            self.start_devcluster()
+            if self.config.master_url is None:
+                self.start_devcluster()
             self.start_framework()
         except BaseException:
             self.stop()
@@ -167,6 +170,13 @@ class LocalStack:
             deadline_seconds=60,
             watch=[self.framework],
         )
+
+    def kill_framework(self) -> None:
+        """SIGKILL the framework process, as a crash would (tests)."""
+        if self.framework is not None:
+            self.framework.signal(signal.SIGKILL)
+            self.framework.stop(term_timeout=5.0)
+            self.framework = None
 
     def stop(self) -> None:
         for proc in (self.framework, self.devcluster):

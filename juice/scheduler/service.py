@@ -48,6 +48,7 @@ class SchedulerService:
         rng: random.Random,
         video_task_cpus: float,
         refuse_seconds: float,
+        reconcile_interval: float = 900.0,
     ) -> None:
         self.store = store
         self.mesos = mesos
@@ -63,6 +64,8 @@ class SchedulerService:
         self._suppressed: bool | None = None  # unknown until subscribed
         self._subscribed = False
         self._reconciliation: Reconciliation | None = None
+        self._reconcile_interval = reconcile_interval
+        self._last_reconcile = 0.0
         self._agent_cpus: dict[str, float] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
@@ -184,6 +187,11 @@ class SchedulerService:
     async def _tick(self) -> None:
         if self._subscribed:
             await self._sync_offer_flow()
+            if (
+                self._reconciliation is None
+                and self._clock() - self._last_reconcile >= self._reconcile_interval
+            ):
+                await self._start_reconciliation()
             await self._drive_reconciliation()
         for job_id in await self.store.active_jobs():
             job = await self.store.get_job(job_id)
@@ -234,10 +242,14 @@ class SchedulerService:
             "mesos subscribed",
             extra={"framework": event.framework_id, "reused_id": known == event.framework_id},
         )
-        tasks = await self.store.active_tasks()
-        self._reconciliation = Reconciliation(self._clock(), dict(tasks))
+        await self._start_reconciliation()
         await self._drive_reconciliation()
         await self._sync_offer_flow()
+
+    async def _start_reconciliation(self) -> None:
+        """Explicit rounds for every task we believe active, then an implicit one; replaces any run."""
+        self._last_reconcile = self._clock()
+        self._reconciliation = Reconciliation(self._last_reconcile, dict(await self.store.active_tasks()))
 
     async def _on_offers(self, event: Offers) -> None:
         for offer in event.offers:

@@ -1,0 +1,130 @@
+"""The framework survives what a real cluster does to it: its own crash, an agent's loss, a peer framework
+that stops acknowledging."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from failover_support import Harness, frozen, wait_for
+
+from juice.mesos.builders import FrameworkSettings
+from juice.mesos.client import SchedulerClient
+from juice.mesos.messages import Offers, Subscribed, Update
+
+SOURCE = "s3://uploads/failover/clip16.mp4"
+FRAMES = 400  # 16 s at 25 fps
+
+
+def job(job_id: str) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "source": SOURCE,
+        "output": f"s3://streams/{job_id}/",
+        "renditions": [{"height": 180, "video_bitrate": "300k"}],
+        "segment_seconds": 2,
+    }
+
+
+def test_killed_framework_resubscribes_reconciles_and_adopts_running_tasks(harness: Harness) -> None:
+    h = harness
+    h.push(job("crash-1"))
+    running = wait_for("tasks to run", lambda: len(h.running_tasks()) >= 2 and h.running_tasks())
+    framework_id = h.framework_id()
+    assert framework_id
+    with frozen(h.cluster.task_pids()):
+        h.stack.kill_framework()  # kill -9 while tasks run
+        h.stack.start_framework()  # the same id comes from Redis; readiness = subscribed again
+    final = h.final("crash-1")
+    assert final["state"] == "SUCCEEDED", final
+    assert h.framework_id() == framework_id
+    frameworks = h.cluster.state()["frameworks"]
+    assert [f["id"] for f in frameworks] == [framework_id]  # re-subscribed, not registered anew
+    segs = h.segments("crash-1")
+    assert all(s["state"] == "DONE" for s in segs.values())
+    adopted = {t["id"].split(".")[1] for t in running}
+    assert all(segs[k]["attempt"] == 1 for k in adopted), segs  # the running tasks were not relaunched
+    done = h.transitions("crash-1", "DONE")
+    assert sorted(done) == sorted(segs)  # every segment done exactly once
+    assert final["plan"]["frames"] == FRAMES
+
+
+def test_removed_agent_tasks_run_again_elsewhere(harness: Harness) -> None:
+    h = harness
+    h.push(job("agent-1"))
+    running = wait_for("tasks to run", h.running_tasks)
+    victim = running[0]["agent_id"]
+    with frozen(h.cluster.task_pids()):
+        lost = {t["id"].split(".")[1] for t in h.running_tasks() if t["agent_id"] == victim}
+        h.cluster.remove_agent(victim)
+    final = h.final("agent-1")
+    assert final["state"] == "SUCCEEDED", final
+    segs = h.segments("agent-1")
+    assert lost
+    for key in lost:
+        assert segs[key]["cluster_failures"] >= 1 and segs[key]["attempt"] >= 2, segs[key]
+        assert segs[key]["agent_id"] != victim and segs[key]["worker_failures"] == 0
+    assert sorted(h.transitions("agent-1", "DONE")) == sorted(segs)
+
+
+class SilentFramework:
+    """Another framework on the same cluster: launches one short task and never acknowledges anything."""
+
+    def __init__(self, master: str) -> None:
+        self.master = master
+        self.updates: list[str] = []
+        self.launched = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        client = SchedulerClient(self.master, FrameworkSettings(user="root", name="silent", roles=("other",)))
+
+        async def consume() -> None:
+            async for event in client.events():
+                if isinstance(event, Subscribed):
+                    continue
+                if isinstance(event, Offers) and event.offers and not self.launched.is_set():
+                    offer = event.offers[0]
+                    task = {
+                        "name": "silent",
+                        "task_id": {"value": "silent-1"},
+                        "agent_id": {"value": offer.agent_id},
+                        "resources": [
+                            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+                            {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}},
+                        ],
+                        "command": {"shell": True, "value": "exit 0"},
+                    }
+                    await client.accept([offer.id], [task], refuse_seconds=0)
+                    self.launched.set()
+                elif isinstance(event, Offers):
+                    await client.decline([o.id for o in event.offers], refuse_seconds=1)
+                elif isinstance(event, Update):
+                    self.updates.append(str(event.status.state))  # and never ACKNOWLEDGE
+
+        consumer = asyncio.create_task(consume())
+        await asyncio.to_thread(self.stop.wait)
+        consumer.cancel()
+        await client.close()
+
+
+def test_a_framework_that_stops_acknowledging_does_not_stall_offers_for_another(harness: Harness) -> None:
+    h = harness
+    silent = SilentFramework(h.cluster.url)
+    silent.thread.start()
+    try:
+        assert silent.launched.wait(30)
+        wait_for("the silent task's first update", lambda: silent.updates)
+        h.push(job("peer-1"))
+        final = h.final("peer-1")
+        assert final["state"] == "SUCCEEDED", final
+        # the silent framework is stuck at its first unacknowledged update ...
+        assert silent.updates[0] == "TASK_STARTING" and "TASK_FINISHED" not in silent.updates
+        # ... while the master knows its task ended, so its resources were free for the job all along
+        other = next(f for f in h.cluster.state()["frameworks"] if f["name"] == "silent")
+        assert [t["state"] for t in other["tasks"]] == ["TASK_FINISHED"]
+    finally:
+        silent.stop.set()
+        silent.thread.join(10)
