@@ -26,6 +26,7 @@ from juice.scheduler.intake import Intake
 from juice.scheduler.launcher import Launcher, LaunchSettings
 from juice.scheduler.payloads import PayloadBuilder
 from juice.scheduler.planner import Planner, TaskResources
+from juice.scheduler.progress import ProgressPoller
 from juice.scheduler.service import SchedulerService
 from juice.scheduler.updates import UpdateHandler
 from juice.storage.port import ObjectStore
@@ -131,6 +132,7 @@ async def build(
         launcher=launcher,
         updates=updates,
         finisher=Finisher(store, objects, clock=clock),
+        progress=ProgressPoller(store, objects, clock=clock, every=settings.progress_poll_seconds),
         clock=clock,
         rng=rng,
         video_task_cpus=settings.video_task_cpus,

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from juice.core.jobspec import JobSpec
 from juice.core.records import JobRecord, SegmentRecord
 from juice.core.states import SegmentState
+from juice.core.worktask import TaskProgress
 from juice.errors import StoreError
 from juice.scheduler.intake import validation_message
 from juice.store import keys
@@ -30,7 +31,25 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds") if ts is not None else None
 
 
-def job_view(job: JobRecord, segments: dict[str, SegmentRecord]) -> dict[str, Any]:
+def _frames_done(
+    job: JobRecord, segments: dict[str, SegmentRecord], progress: dict[str, TaskProgress]
+) -> int:
+    if job.plan is None:
+        return 0
+    done = 0
+    for chunk in job.plan.chunks:
+        seg = segments.get(chunk.key)
+        if seg is not None and seg.state is SegmentState.DONE:
+            done += chunk.frame_count
+        elif seg is not None and seg.state is SegmentState.RUNNING and chunk.key in progress:
+            done += min(progress[chunk.key].frames, chunk.frame_count)
+    return done
+
+
+def job_view(
+    job: JobRecord, segments: dict[str, SegmentRecord], progress: dict[str, TaskProgress] | None = None
+) -> dict[str, Any]:
+    progress = progress or {}
     counts = {s.value: 0 for s in SegmentState}
     for seg in segments.values():
         counts[seg.state.value] += 1
@@ -48,6 +67,21 @@ def job_view(job: JobRecord, segments: dict[str, SegmentRecord]) -> dict[str, An
         "segments": {"total": total, **counts},
         "progress": round(counts["DONE"] / total, 4) if total else 0.0,
     }
+    if job.plan is not None and job.plan.total_frames:
+        view["progress"] = round(_frames_done(job, segments, progress) / job.plan.total_frames, 4)
+    running = [
+        {
+            "segment": k,
+            "phase": p.phase,
+            "frames": p.frames,
+            "out_seconds": round(p.out_seconds, 3),
+            "speed": p.speed,
+        }
+        for k, p in sorted(progress.items())
+        if k in segments and segments[k].state is SegmentState.RUNNING
+    ]
+    if running:
+        view["running"] = running
     if job.plan is not None:
         view["plan"] = {
             "frames": job.plan.total_frames,
@@ -76,7 +110,7 @@ def create_app(store: RedisStore, *, subscribed: Callable[[], bool] | None = Non
             job = await store.get_job(job_id)
             if job is None:
                 return JSONResponse({"error": f"no job {job_id!r}"}, status_code=404)
-            return JSONResponse(job_view(job, await store.segments(job_id)))
+            return JSONResponse(job_view(job, await store.segments(job_id), await store.progress(job_id)))
         except StoreError as exc:
             return JSONResponse({"error": str(exc)}, status_code=503)
 

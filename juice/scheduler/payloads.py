@@ -18,6 +18,10 @@ def manifest_key(prefix: str, task_key: str) -> str:
     return f"{prefix}{MANIFEST_DIR}/{task_key}.json"
 
 
+def progress_key(prefix: str, task_key: str) -> str:
+    return f"{prefix}{MANIFEST_DIR}/progress/{task_key}.json"
+
+
 class PayloadBuilder:
     def __init__(self, store: ObjectStore, *, expires_seconds: int, preset: str, threads: int) -> None:
         self._store = store
@@ -71,6 +75,7 @@ class PayloadBuilder:
             threads=self._threads,
             renditions=outputs,
             manifest_url=self._put(bucket, manifest_key(prefix, chunk.key)),
+            progress_url=self._put(bucket, progress_key(prefix, chunk.key)),
         )
 
     def _audio(self, spec: JobSpec, plan: JobPlan, audio: AudioPlan, source_url: str) -> AudioTask:
@@ -90,4 +95,5 @@ class PayloadBuilder:
                 self._put(bucket, segment_key(prefix, audio.name, n)) for n in range(audio.segment_count_max)
             ],
             manifest_url=self._put(bucket, manifest_key(prefix, audio.key)),
+            progress_url=self._put(bucket, progress_key(prefix, audio.key)),
         )

@@ -25,6 +25,7 @@ from juice.scheduler.intake import Intake
 from juice.scheduler.launcher import Launcher
 from juice.scheduler.planner import Planner
 from juice.scheduler.ports import MesosCalls
+from juice.scheduler.progress import ProgressPoller
 from juice.scheduler.updates import UpdateHandler
 from juice.store.redis_store import RedisStore
 
@@ -44,6 +45,7 @@ class SchedulerService:
         launcher: Launcher,
         updates: UpdateHandler,
         finisher: Finisher,
+        progress: ProgressPoller,
         clock: Callable[[], float],
         rng: random.Random,
         video_task_cpus: float,
@@ -57,6 +59,7 @@ class SchedulerService:
         self.launcher = launcher
         self.updates = updates
         self.finisher = finisher
+        self.progress = progress
         self._clock = clock
         self._rng = rng
         self._video_cpus = video_task_cpus
@@ -193,6 +196,7 @@ class SchedulerService:
             ):
                 await self._start_reconciliation()
             await self._drive_reconciliation()
+        await self.progress.maybe_poll()
         for job_id in await self.store.active_jobs():
             job = await self.store.get_job(job_id)
             if job is not None and job.state is JobState.STITCHING and not self.finisher.busy:

@@ -5,6 +5,7 @@
     juice:job:<id>              hash     state, spec, raw, reason, created_at, updated_at, finished_at,
                                          plan, media, master
     juice:job:<id>:seg          hash     segment key → SegmentRecord JSON
+    juice:job:<id>:progress     hash     segment key → last TaskProgress JSON of its running task
     juice:active                set      ids of jobs not yet terminal
     juice:pending               zset     "<job>/<segment>" waiting for an offer, scored by the time it may run
     juice:task:<task_id>        hash     job, key, attempt, agent_id: Mesos task → segment
@@ -49,3 +50,8 @@ def pending_member(job_id: str, key: str) -> str:
 def split_pending_member(member: str) -> tuple[str, str]:
     job_id, _, key = member.partition("/")
     return job_id, key
+
+
+def progress(job_id: str) -> str:
+    """hash: segment key → the last TaskProgress JSON its running task reported."""
+    return f"{PREFIX}:job:{job_id}:progress"

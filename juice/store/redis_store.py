@@ -15,6 +15,7 @@ from juice.core.mediainfo import MediaInfo
 from juice.core.plan import JobPlan
 from juice.core.records import JobRecord, SegmentRecord
 from juice.core.states import JOB_TERMINAL, JobState, SegmentState, job_sources, segment_sources
+from juice.core.worktask import TaskProgress
 from juice.errors import StoreError
 from juice.store import keys
 
@@ -107,6 +108,7 @@ class RedisStore:
             keys.segments(job_id),
             keys.PENDING,
             keys.ACTIVE_TASKS,
+            keys.progress(job_id),
         ]
         out = await self._run("job transition", lambda: self._job_tr(keys=ks, args=args))
         if int(out[0]) != 1:
@@ -191,6 +193,14 @@ class RedisStore:
     async def next_pending_at(self) -> float | None:
         first = await self._run("read pending", lambda: self._r.zrange(keys.PENDING, 0, 0, withscores=True))
         return float(first[0][1]) if first else None
+
+    async def progress(self, job_id: str) -> dict[str, TaskProgress]:
+        raw = await self._run("read progress", lambda: self._r.hgetall(keys.progress(job_id)))
+        return {_text(k): TaskProgress.model_validate_json(v) for k, v in raw.items()}
+
+    async def save_progress(self, job_id: str, reports: dict[str, TaskProgress]) -> None:
+        mapping = {k: r.model_dump_json() for k, r in reports.items()}
+        await self._run("save progress", lambda: self._r.hset(keys.progress(job_id), mapping=mapping))  # type: ignore[arg-type]
 
     # -- tasks ----------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 -- Move a job from one of the allowed states to a new one. A terminal target also cancels every
 -- segment that has not ended, removes them from the pending set and returns the tasks to kill.
--- KEYS: job hash, active jobs set, events stream, segments hash, pending zset, active tasks set
+-- KEYS: job hash, active jobs set, events stream, segments hash, pending zset, active tasks set,
+--       progress hash (dropped when the job ends)
 -- ARGV: id, allowed-from (comma list), to, now, fields json (flat string map), events maxlen, terminal (1|0)
 -- Returns {1, from, task_id, agent_id, ...} | {0, current} | {-1, ''} (no such job)
 local cur = redis.call('HGET', KEYS[1], 'state')
@@ -23,6 +24,7 @@ local out = {1, cur}
 if ARGV[7] == '1' then
   redis.call('HSET', KEYS[1], 'finished_at', ARGV[4])
   redis.call('SREM', KEYS[2], ARGV[1])
+  redis.call('DEL', KEYS[7])
   local segs = redis.call('HGETALL', KEYS[4])
   for i = 1, #segs, 2 do
     local seg = cjson.decode(segs[i + 1])

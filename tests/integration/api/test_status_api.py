@@ -80,3 +80,44 @@ async def test_health_and_readiness(api: tuple[httpx.AsyncClient, RedisStore]) -
     http, _ = api
     assert (await http.get("/healthz")).json() == {"status": "ok", "mesos_subscribed": False}
     assert (await http.get("/readyz")).status_code == 503
+
+
+def test_progress_counts_frames_of_done_and_running_chunks() -> None:
+    from juice.api.app import job_view
+    from juice.core.mediainfo import MediaInfo, VideoStreamInfo
+    from juice.core.plan import PlanLimits, plan_job
+    from juice.core.records import JobRecord
+    from juice.core.states import JobState, SegmentState
+    from juice.core.worktask import TaskProgress
+    from juice.scheduler.planner import TaskResources, segment_records
+
+    spec = JobSpec.model_validate({**GOOD, "segment_seconds": 2})
+    video = VideoStreamInfo(
+        index=0,
+        codec="h264",
+        width=640,
+        height=360,
+        display_width=640,
+        display_height=360,
+        rotation=0,
+        pix_fmt="yuv420p",
+        frame_rate="25/1",
+        avg_frame_rate="25/1",
+        frame_count=200,
+        duration=8.0,
+        start_time=0.0,
+        variable_frame_rate=False,
+    )
+    media = MediaInfo(format_name="mp4", duration=8.0, size_bytes=1, video=video, audio=[])
+    plan = plan_job(spec, media, PlanLimits(parallelism=4))
+    assert [c.frame_count for c in plan.chunks] == [50, 50, 50, 50]
+    job = JobRecord(id="clip-7", state=JobState.RUNNING, spec=spec, created_at=1.0, updated_at=2.0, plan=plan)
+    segs = {s.key: s for s in segment_records(plan, TaskResources(1, 512, 0.5, 128), 1.0)}
+    segs["v0000"] = segs["v0000"].model_copy(update={"state": SegmentState.DONE})
+    segs["v0001"] = segs["v0001"].model_copy(update={"state": SegmentState.RUNNING})
+    report = TaskProgress(task_key="v0001", phase="encoding", frames=25, out_seconds=1.0, speed=3.0, at=2.0)
+    view = job_view(job, segs, {"v0001": report})
+    assert view["progress"] == 0.375  # (50 done + 25 running) / 200
+    assert view["running"] == [
+        {"segment": "v0001", "phase": "encoding", "frames": 25, "out_seconds": 1.0, "speed": 3.0}
+    ]

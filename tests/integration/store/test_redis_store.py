@@ -198,3 +198,16 @@ async def test_framework_id_round_trip(store: RedisStore) -> None:
     assert await store.framework_id() == "abc-0001"
     await store.forget_framework_id()
     assert await store.framework_id() is None
+
+
+async def test_progress_reports_are_kept_while_running_and_dropped_at_the_end(store: RedisStore) -> None:
+    from juice.core.worktask import TaskProgress
+
+    await running_job(store)
+    report = TaskProgress(
+        task_key="v0000", phase="encoding", frames=42, out_seconds=1.68, speed=2.5, at=1001.0
+    )
+    await store.save_progress("j1", {"v0000": report})
+    assert await store.progress("j1") == {"v0000": report}
+    await store.transition_job("j1", JobState.FAILED, now=1002.0, fields={"reason": "x"})
+    assert await store.progress("j1") == {}
