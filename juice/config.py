@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     idle_refuse_seconds: float = 60.0  # filter on offers declined when nothing waits
     kill_grace_seconds: float = 10.0
     reconcile_interval_seconds: float = 900.0  # besides after every (re)subscribe
+    leader_lease_seconds: float = 15.0  # a standby scheduler takes over this long after the leader died
     progress_poll_seconds: float = 3.0  # how often running tasks' progress reports are read
 
     # worker tasks

@@ -7,7 +7,7 @@ JuiceError
 ├── PlanningError               the source cannot be planned (not a video, over limits, ...)
 │   └── ProbeError              ffprobe could not read the source
 ├── StoreError                  Redis unreachable or a script failed
-│   └── ConflictError           compare-and-set lost (someone else changed the record)
+│   └── LeaseLost               another scheduler holds the leader lease now
 ├── MesosError                  the Mesos master or the protocol
 │   ├── MesosDisconnected       no subscription, stream closed, heartbeats missed
 │   ├── MesosRedirect           a non-leading master answered 307 (carries the leader URL)
@@ -52,7 +52,7 @@ class StoreError(JuiceError):
     pass
 
 
-class ConflictError(StoreError):
+class LeaseLost(StoreError):
     pass
 
 

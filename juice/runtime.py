@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import signal
 import socket
@@ -31,6 +32,7 @@ from juice.scheduler.service import SchedulerService
 from juice.scheduler.updates import UpdateHandler
 from juice.storage.port import ObjectStore
 from juice.storage.s3 import S3Store
+from juice.store.lease import LeaderLease
 from juice.store.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,10 @@ def framework_settings(settings: Settings) -> FrameworkSettings:
         hostname=socket.gethostname(),
         webui_url=settings.webui_url or f"http://{settings.api_host}:{settings.api_port}/",
     )
+
+
+def lease_owner(rng: random.Random) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{rng.getrandbits(32):08x}"
 
 
 async def build(
@@ -138,6 +144,7 @@ async def build(
         video_task_cpus=settings.video_task_cpus,
         refuse_seconds=settings.refuse_seconds,
         reconcile_interval=settings.reconcile_interval_seconds,
+        lease=LeaderLease(client, lease_owner(rng), ttl_seconds=settings.leader_lease_seconds),
     )
     api = create_app(store, subscribed=lambda: service.subscribed)
     return Framework(settings, client, blocking, store, objects, mesos, service, api)

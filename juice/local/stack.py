@@ -154,6 +154,7 @@ class LocalStack:
                 "JUICE_LOG_FORMAT": self.config.log_format,
                 "JUICE_REFUSE_SECONDS": "1",
                 "JUICE_FAILOVER_TIMEOUT": "3600",
+                "JUICE_LEADER_LEASE_SECONDS": "3",
             }
         )
         env.update(self.config.extra_env)

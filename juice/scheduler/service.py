@@ -17,7 +17,7 @@ from typing import Any
 from juice.core.plan import PlanLimits
 from juice.core.reasons import FailureKind
 from juice.core.states import JobState
-from juice.errors import JuiceError, MesosError
+from juice.errors import JuiceError, LeaseLost, MesosError
 from juice.mesos.messages import Disconnected, ErrorEvent, Event, Failure, Offers, Rescind, Subscribed, Update
 from juice.mesos.reconcile import Reconciliation
 from juice.scheduler.finisher import Finisher
@@ -27,6 +27,7 @@ from juice.scheduler.planner import Planner
 from juice.scheduler.ports import MesosCalls
 from juice.scheduler.progress import ProgressPoller
 from juice.scheduler.updates import UpdateHandler
+from juice.store.lease import LeaderLease
 from juice.store.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class SchedulerService:
         video_task_cpus: float,
         refuse_seconds: float,
         reconcile_interval: float = 900.0,
+        lease: LeaderLease | None = None,
     ) -> None:
         self.store = store
         self.mesos = mesos
@@ -68,6 +70,7 @@ class SchedulerService:
         self._subscribed = False
         self._reconciliation: Reconciliation | None = None
         self._reconcile_interval = reconcile_interval
+        self._lease = lease
         self._last_reconcile = 0.0
         self._agent_cpus: dict[str, float] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -100,6 +103,8 @@ class SchedulerService:
         self._stop.set()
 
     async def run(self, *, until_idle: bool = False) -> None:
+        if self._lease is not None:
+            await self._lease.acquire()
         await self.intake.ensure_group()
         await self._recover()
         loops = [
@@ -108,6 +113,8 @@ class SchedulerService:
             asyncio.create_task(self._planner_loop(), name="planner"),
             asyncio.create_task(self._tick_loop(until_idle), name="tick"),
         ]
+        if self._lease is not None:
+            loops.append(asyncio.create_task(self._lease_loop(self._lease), name="lease"))
         try:
             stopper = asyncio.create_task(self._stop.wait())
             done, _ = await asyncio.wait([*loops, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -121,6 +128,8 @@ class SchedulerService:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
             await self.mesos.close()
+            if self._lease is not None:
+                await self._lease.release()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -148,6 +157,18 @@ class SchedulerService:
                 log.exception(
                     "event handling failed", extra={"event": type(event).__name__, "reason": str(exc)}
                 )
+
+    async def _lease_loop(self, lease: LeaderLease) -> None:
+        """Renew the leader lease; stop the scheduler the moment it is someone else's."""
+        while True:
+            await asyncio.sleep(lease.ttl_seconds / 3)
+            try:
+                held = await lease.renew()
+            except JuiceError as exc:  # Redis away: keep trying until the lease would have lapsed
+                log.warning("leader lease renewal failed", extra={"reason": str(exc)})
+                continue
+            if not held:
+                raise LeaseLost(f"the leader lease of {lease.owner} was taken over; stopping")
 
     async def _intake_loop(self) -> None:
         while True:

@@ -11,6 +11,7 @@
     juice:task:<task_id>        hash     job, key, attempt, agent_id: Mesos task → segment
     juice:tasks:active          set      task ids in LAUNCHING or RUNNING (what reconciliation asks about)
     juice:framework             hash     id: the Mesos framework id, reused on every subscribe
+    juice:leader                string   the scheduler holding the leader lease (SET NX with a TTL)
     juice:events                stream   one entry per state transition (type, job, seg, from, to, task, at)
 
 Every state change goes through a Lua script in juice/store/lua/, which compares the expected state,
@@ -27,6 +28,7 @@ ACTIVE_JOBS = f"{PREFIX}:active"
 PENDING = f"{PREFIX}:pending"
 ACTIVE_TASKS = f"{PREFIX}:tasks:active"
 FRAMEWORK = f"{PREFIX}:framework"
+LEADER = f"{PREFIX}:leader"
 EVENTS = f"{PREFIX}:events"
 EVENTS_MAXLEN = 100_000
 

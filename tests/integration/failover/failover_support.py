@@ -37,7 +37,7 @@ class Harness:
         self.stack = stack
         self.cluster = cluster
         self.redis = redis.Redis.from_url(stack.redis.url)
-        self.http = httpx.Client(base_url=stack.api_url, timeout=10.0)
+        self.http = httpx.Client(timeout=10.0)
 
     def close(self) -> None:
         self.http.close()
@@ -46,17 +46,17 @@ class Harness:
     def push(self, job: dict[str, Any]) -> None:
         self.redis.xadd(keys.INTAKE_STREAM, {"job": json.dumps(job)})
 
-    def status(self, job_id: str) -> dict[str, Any] | None:
+    def status(self, job_id: str, api: str | None = None) -> dict[str, Any] | None:
         with contextlib.suppress(httpx.HTTPError):
-            r = self.http.get(f"/jobs/{job_id}")
+            r = self.http.get(f"{api or self.stack.api_url}/jobs/{job_id}")
             if r.status_code == 200:
                 body: dict[str, Any] = r.json()
                 return body
         return None
 
-    def final(self, job_id: str, timeout: float = 180.0) -> dict[str, Any]:
+    def final(self, job_id: str, timeout: float = 180.0, api: str | None = None) -> dict[str, Any]:
         def done() -> dict[str, Any] | None:
-            s = self.status(job_id)
+            s = self.status(job_id, api)
             return s if s and s["state"] in TERMINAL else None
 
         result: dict[str, Any] = wait_for(f"job {job_id} to end", done, timeout)

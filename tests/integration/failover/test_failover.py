@@ -4,11 +4,15 @@ that stops acknowledging."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
+import httpx
 from failover_support import Harness, frozen, wait_for
 
+from juice.local.procs import free_port, start_process
 from juice.mesos.builders import FrameworkSettings
 from juice.mesos.client import SchedulerClient
 from juice.mesos.messages import Offers, Subscribed, Update
@@ -128,3 +132,31 @@ def test_a_framework_that_stops_acknowledging_does_not_stall_offers_for_another(
     finally:
         silent.stop.set()
         silent.thread.join(10)
+
+
+def test_a_standby_scheduler_waits_for_the_lease_and_takes_over(harness: Harness, tmp_path: Path) -> None:
+    h = harness
+    port = free_port()
+    env = {**h.stack.framework_env(), "JUICE_API_PORT": str(port)}
+    standby = start_process(
+        "standby", [sys.executable, "-m", "juice", "scheduler"], log_path=tmp_path / "standby.log", env=env
+    )
+    try:
+        api = f"http://127.0.0.1:{port}"
+        wait_for("the standby's API", lambda: _get(f"{api}/healthz") == 200)
+        assert _get(f"{api}/readyz") == 503  # holds no lease, so no subscription: one scheduler at a time
+        framework_id = h.framework_id()
+        h.stack.kill_framework()
+        wait_for("the standby to take over", lambda: _get(f"{api}/readyz") == 200, timeout=60)
+        h.push(job("standby-1"))
+        assert h.final("standby-1", api=api)["state"] == "SUCCEEDED"
+        assert [f["id"] for f in h.cluster.state()["frameworks"]] == [framework_id]
+    finally:
+        standby.stop()
+
+
+def _get(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2.0).status_code
+    except httpx.HTTPError:
+        return None
