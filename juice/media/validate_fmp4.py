@@ -11,7 +11,6 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -156,11 +155,13 @@ def parse_init(data: bytes) -> TrackTiming:
             (count,) = struct.unpack_from(">I", data, elst + 4)
             entry = struct.calcsize(">Qq" if v1 else ">Ii") + 4
             for i in range(count):
-                (media_time,) = struct.unpack_from(">q" if v1 else ">i", data, elst + 8 + i * entry + (8 if v1 else 4))
+                (media_time,) = struct.unpack_from(
+                    ">q" if v1 else ">i", data, elst + 8 + i * entry + (8 if v1 else 4)
+                )
                 if media_time >= 0:
                     shift = media_time
                     break
-    except struct.error as exc:
+    except (struct.error, IndexError) as exc:
         raise FetchError(f"init segment is truncated: {exc}") from exc
     if timescale <= 0:
         raise FetchError("init segment has a zero timescale")
@@ -223,32 +224,35 @@ def _parse_trun(data: bytes, payload: int, duration: int, flags_default: int, sa
 
 def segment_timing(fetcher: Fetcher, location: str, track: TrackTiming) -> SegmentTiming:
     """Walk the segment's top-level boxes (skipping mdat payloads) and sum up its samples' timing."""
-    head, size = fetcher.read(location, 0, HEAD_BYTES)
+    window, size = fetcher.read(location, 0, HEAD_BYTES)
+    window_at = 0
     samples = _Samples([], [])
     starts: list[tuple[int, int]] = []  # (tfdt, index of the traf's first sample)
     pos = 0
+    shown = location.split("?", 1)[0]
     try:
         while pos + 8 <= size:
-            if pos + 16 > len(head):
-                head = head[:pos] + fetcher.read(location, pos, HEAD_BYTES)[0]
-            box_size, kind = struct.unpack_from(">I4s", head, pos)
+            if not window_at <= pos <= window_at + len(window) - 16:
+                window, window_at = fetcher.read(location, pos, HEAD_BYTES)[0], pos
+            box_size, kind = struct.unpack_from(">I4s", window, pos - window_at)
             if box_size == 1:
-                (box_size,) = struct.unpack_from(">Q", head, pos + 8)
+                (box_size,) = struct.unpack_from(">Q", window, pos - window_at + 8)
             if box_size < 8:
-                raise FetchError(f"box {kind!r} at byte {pos} has a bad size {box_size}")
+                raise FetchError(f"{shown}: box {kind!r} at byte {pos} has a bad size {box_size}")
             if kind == b"moof":
-                if pos + box_size > len(head):
-                    head = head[:pos] + fetcher.read(location, pos, box_size)[0]
-                for traf in _find_all(head, (b"traf",), pos + 8, pos + box_size):
+                if pos + box_size > window_at + len(window):
+                    window, window_at = fetcher.read(location, pos, box_size)[0], pos
+                moof = window[pos - window_at : pos - window_at + box_size]
+                for traf in _find_all(moof, (b"traf",), 8, len(moof)):
                     first = len(samples.durations)
-                    tfdt = _parse_traf(head, traf, pos + box_size, samples)
+                    tfdt = _parse_traf(moof, traf, len(moof), samples)
                     if tfdt is not None:
                         starts.append((tfdt, first))
             pos += box_size
-    except struct.error as exc:
-        raise FetchError(f"{location.split('?', 1)[0]}: truncated boxes: {exc}") from exc
+    except (struct.error, IndexError) as exc:
+        raise FetchError(f"{shown}: truncated boxes: {exc}") from exc
     if not starts or not samples.durations:
-        raise FetchError(f"{location.split('?', 1)[0]}: no tfdt/trun (not an fMP4 media segment)")
+        raise FetchError(f"{shown}: no tfdt/trun (not an fMP4 media segment)")
     return _timing(size, starts, samples, track)
 
 
