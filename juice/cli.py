@@ -104,6 +104,21 @@ def demo(
 
 
 @app.command()
+def validate(
+    master: Annotated[str, typer.Argument(help="master.m3u8: a local path or an http(s) URL")],
+    source: Annotated[
+        str | None, typer.Option(help="The original (path or URL), for frame alignment.")
+    ] = None,
+    joins_only: Annotated[bool, typer.Option(help="Compare content only around segment joins.")] = False,
+) -> None:
+    """Check a stitched HLS package; print JSON figures, exit non-zero on any failure."""
+    from juice.media.validate import main_validate
+
+    logs.configure("text", "WARNING")
+    raise typer.Exit(main_validate(master, source, sample_joins_only=joins_only))
+
+
+@app.command()
 def submit(
     job: Annotated[str, typer.Argument(help="Job JSON, or @path to a file holding it.")],
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from collections.abc import Callable
 
 from pydantic import ValidationError
@@ -13,7 +14,9 @@ from juice.core.plan import JobPlan
 from juice.core.states import JobState
 from juice.core.worktask import TaskManifest
 from juice.errors import ObjectNotFound, StitchError, StorageError
+from juice.media.hlscheck import download_prefix
 from juice.media.stitch import stitch
+from juice.media.validate import validate
 from juice.scheduler.payloads import manifest_key
 from juice.storage.port import ObjectStore
 from juice.store.redis_store import RedisStore
@@ -60,8 +63,12 @@ def verify_task_output(objects: ObjectStore, spec: JobSpec, plan: JobPlan, key: 
         return str(exc)
 
 
-def stitch_job(objects: ObjectStore, spec: JobSpec, plan: JobPlan) -> str:
-    """Write the media playlists and, last, the master playlist. Returns the master's s3:// URL."""
+def stitch_job(objects: ObjectStore, spec: JobSpec, plan: JobPlan, *, presign_seconds: int = 3600) -> str:
+    """Write the media playlists and the master playlist, then validate the package against the source.
+
+    Returns the master's s3:// URL. A package that fails validation loses its master playlist (so no
+    client takes it for a finished stream) and the job fails with the validator's reasons.
+    """
     bucket, prefix = spec.output_location
     video = [load_manifest(objects, spec, c.key) for c in plan.chunks]
     audio = load_manifest(objects, spec, plan.audio[0].key) if plan.audio else None
@@ -74,7 +81,31 @@ def stitch_job(objects: ObjectStore, spec: JobSpec, plan: JobPlan) -> str:
         frame_rate=plan.frame_rate,
         expected_frames=plan.total_frames,
     )
+    problems = validate_package(objects, spec, plan, result.master_key, presign_seconds)
+    if problems:
+        objects.delete_prefix(bucket, result.master_key)
+        raise StitchError("validation failed: " + "; ".join(problems[:5]))
     return f"s3://{bucket}/{result.master_key}"
+
+
+def validate_package(
+    objects: ObjectStore, spec: JobSpec, plan: JobPlan, master_key: str, presign_seconds: int
+) -> list[str]:
+    """The validator on a local mirror of the output, with content checked around every join."""
+    bucket, prefix = spec.output_location
+    src_bucket, src_key = spec.source_location
+    source_url = objects.presign_get(src_bucket, src_key, presign_seconds)
+    with tempfile.TemporaryDirectory(prefix="juice-validate-") as tmp:
+        local = download_prefix(objects, bucket, prefix, tmp)
+        report = validate(
+            local / master_key[len(prefix) :],
+            source=source_url,
+            expected_frames=plan.total_frames,
+            psnr="joins",
+            segment_frames=plan.segment_frames,
+        )
+    log.info("package validated", extra={"job": spec.id, "ok": report.ok, "failures": report.failures[:5]})
+    return [] if report.ok else list(report.failures)
 
 
 class Finisher:
