@@ -1,4 +1,5 @@
-"""The dev master's HTTP surface (Starlette): `/api/v1/scheduler`, `/version`, `/health`, `/master/state`."""
+"""The dev master's HTTP surface (Starlette): `/api/v1/scheduler`, `/version`, `/health`, `/master/state`,
+and the dev-only fault-injection routes under `/dev/` (see `juice.devcluster.faults`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from starlette.types import Receive, Scope, Send
 from juice.devcluster import protocol
 from juice.devcluster.calls import dispatch
 from juice.devcluster.events import MESOS_VERSION
+from juice.devcluster.faults import fault_routes
 from juice.devcluster.master import Master
-from juice.devcluster.stateview import master_state
 from juice.devcluster.stream import EventStreamResponse
 from juice.devcluster.wire import CallRefused, InvalidCall
 
@@ -33,6 +34,18 @@ def _check_accept(request: Request) -> None:
         return
     if not any(_media_type(item) in ACCEPTABLE for item in accept.split(",")):
         raise CallRefused(406, "Expecting 'Accept' to allow 'application/json' (protobuf is not supported)")
+
+
+def redirect_to_leader(master: Master, path: str) -> Response:
+    """A non-leading master: 307 to the leader with a protocol-relative Location, or 503 without one."""
+    leader = master.leader
+    if leader is None or leader.get("port") is None:
+        return PlainTextResponse("No leader elected", status_code=503)
+    address = leader.get("address") or {}
+    host = leader.get("hostname") or address.get("hostname") or address.get("ip")
+    if not host:
+        return PlainTextResponse("No leader elected", status_code=503)
+    return Response(status_code=307, headers={"Location": f"//{host}:{leader['port']}{path}"})
 
 
 def _check_content_type(request: Request) -> None:
@@ -62,6 +75,8 @@ class SchedulerEndpoint:
         await response(scope, receive, send)
 
     async def _respond(self, request: Request) -> Response | EventStreamResponse:
+        if not self.master.leading:
+            return redirect_to_leader(self.master, request.url.path)
         if request.method != "POST":
             return PlainTextResponse(
                 f"Expecting a 'POST' request, received '{request.method}'", 405, headers={"Allow": "POST"}
@@ -94,7 +109,7 @@ def create_app(master: Master) -> Starlette:
         return Response(status_code=200)
 
     async def state(request: Request) -> Response:
-        return JSONResponse(master_state(master.state, host=master.host, port=master.port))
+        return JSONResponse(master.state_document())
 
     scheduler = SchedulerEndpoint(master)
     return Starlette(
@@ -104,5 +119,6 @@ def create_app(master: Master) -> Starlette:
             Route("/health", health),
             Route("/master/state", state),
             Route("/state", state),
+            *fault_routes(master),
         ]
     )

@@ -14,12 +14,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
-from juice.devcluster import allocation, events, protocol
+from juice.devcluster import allocation, events, failures, protocol
 from juice.devcluster.protocol import Call
 from juice.devcluster.settings import MasterSettings
 from juice.devcluster.state import ClusterState, Framework, validate_framework
+from juice.devcluster.stateview import master_state
 from juice.devcluster.stream import Subscription
-from juice.devcluster.tasks import TaskTracker
+from juice.devcluster.tasks import AckMode, TaskTracker
 from juice.devcluster.validation import validate_offers, validate_task
 from juice.devcluster.wire import CallRefused, InvalidCall, JsonObject
 
@@ -36,11 +37,17 @@ class Master:
         *,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
+        leading: bool = True,
     ) -> None:
         self.settings = settings
         self.state = state
         self.host = "127.0.0.1"
         self.port = 5050
+        # Leadership: a standby master (ZooKeeper mode) redirects to `leader` and makes no offers.
+        self.leading = leading
+        self.leader: JsonObject | None = None
+        self.elected_at: float | None = wallclock() if leading else None
+        self.reregister_at: float | None = None
         self._clock = clock
         self._wallclock = wallclock
         self._subs: dict[str, Subscription] = {}
@@ -60,6 +67,8 @@ class Master:
 
     def start(self, host: str, port: int) -> None:
         self.host, self.port = host, port
+        if self.leading:
+            self.leader = self.info
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
 
     async def stop(self) -> None:
@@ -67,10 +76,52 @@ class Master:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        self.close_subscriptions()
+        self.tasks.forget_delayed_acks()
+        await self.tasks.runtime.shutdown()
+
+    @property
+    def info(self) -> JsonObject:
+        """This master's MasterInfo (as in SUBSCRIBED and in its ZooKeeper node)."""
+        return events.master_info(self.state.master_id, self.host, self.port)
+
+    @property
+    def clock(self) -> float:
+        return self._clock()
+
+    @property
+    def wallclock(self) -> float:
+        return self._wallclock()
+
+    def state_document(self) -> JsonObject:
+        """The `/master/state` document."""
+        return master_state(
+            self.state, host=self.host, port=self.port, leader=self.leader, elected_at=self.elected_at
+        )
+
+    def set_leadership(self, elected: bool, leader: JsonObject | None) -> None:
+        """ZooKeeper membership changed: `elected` when this master's node is the lowest; `leader` is the
+        leading master's MasterInfo (None when unknown)."""
+        self.leader = leader
+        if elected and not self.leading:
+            self.leading = True
+            self.elected_at = self._wallclock()
+            logger.info("master elected", extra={"master_id": self.state.master_id})
+            self.request_allocation()
+        elif not elected and self.leading:
+            self.leading = False
+            self.elected_at = None
+            logger.warning("master lost leadership", extra={"master_id": self.state.master_id})
+            self.close_subscriptions()
+            self.state.offers.clear()
+        else:
+            logger.info("leader changed", extra={"leader": None if leader is None else leader.get("pid")})
+
+    def close_subscriptions(self) -> None:
+        """End every event stream without an ERROR (the connections just drop)."""
         for sub in list(self._subs.values()):
             sub.close()
         self._subs.clear()
-        await self.tasks.runtime.shutdown()
 
     async def _tick_forever(self) -> None:
         while True:
@@ -82,6 +133,8 @@ class Master:
 
     def tick(self) -> None:
         now = self._clock()
+        if self.reregister_at is not None and now >= self.reregister_at:
+            failures.reregister_agents(self)
         for sub in list(self._subs.values()):
             if now >= sub.next_heartbeat_at:
                 sub.send(events.heartbeat())
@@ -94,7 +147,7 @@ class Master:
         for offer in allocation.expired_offers(
             self.state, now=now, offer_timeout=self.settings.offer_timeout
         ):
-            self._rescind(offer.id)
+            self.rescind(offer.id)
         if now >= self._next_allocation:
             self._allocate()
 
@@ -107,13 +160,15 @@ class Master:
             sub.send(event)
 
     def request_allocation(self) -> None:
-        if self._allocation_pending:
+        if self._allocation_pending or not self.leading:
             return
         self._allocation_pending = True
         asyncio.get_running_loop().call_soon(self._allocate)
 
     def _allocate(self) -> None:
         self._allocation_pending = False
+        if not self.leading:
+            return
         now = self._clock()
         self._next_allocation = now + self.settings.allocation_interval
         by_framework: dict[str, list[JsonObject]] = {}
@@ -128,7 +183,7 @@ class Master:
         for framework_id, offers in by_framework.items():
             self._deliver(framework_id, events.offers(offers))
 
-    def _rescind(self, offer_id: str) -> None:
+    def rescind(self, offer_id: str) -> None:
         offer = self.state.remove_offer(offer_id)
         if offer is not None:
             logger.info("offer rescinded", extra={"offer_id": offer_id, "framework_id": offer.framework_id})
@@ -171,8 +226,7 @@ class Master:
         framework.suppressed = set(request.suppressed_roles)
         sub.framework_id = framework.id
         self._subs[framework.id] = sub
-        info = events.master_info(self.state.master_id, self.host, self.port)
-        sub.send(events.subscribed(framework.id, self.settings.heartbeat_interval, info))
+        sub.send(events.subscribed(framework.id, self.settings.heartbeat_interval, self.info))
         sub.send(events.heartbeat())
         now = self._clock()
         sub.next_heartbeat_at = now + self.settings.heartbeat_interval
@@ -258,7 +312,7 @@ class Master:
         framework.suppressed = set(request.suppressed_roles)
         for offer in self.state.offers_of(framework.id):
             if offer.role not in framework.roles:
-                self._rescind(offer.id)
+                self.rescind(offer.id)
         logger.info("framework updated", extra={"framework_id": framework.id})
         self.request_allocation()
 
@@ -298,10 +352,10 @@ class Master:
         tasks = [t for op in accept.operations if op.type in ("LAUNCH", "LAUNCH_GROUP") for t in op.tasks]
         problem = validate_offers(self.state, framework.id, accept.offer_ids)
         if problem is not None:
+            # Like master.cpp: every listed offer that still exists is discarded, whoever it was made to
+            # (no RESCIND, no filter); its resources go back to the pool.
             for offer_id in accept.offer_ids:
-                offer = self.state.offers.get(offer_id)
-                if offer is not None and offer.framework_id == framework.id:
-                    self.state.remove_offer(offer_id)
+                self.state.remove_offer(offer_id)
             for task in tasks:
                 self.tasks.master_update(
                     framework,
@@ -360,17 +414,7 @@ class Master:
 
     # ----------------------------------------------------------------- fault injection
 
-    def remove_agent(self, agent_id: str) -> None:
-        """The agent is gone: RESCIND its offers, its tasks become unreachable, FAILURE{agent_id}."""
-        agent = self.state.agents[agent_id]
-        if not agent.reachable:
-            return
-        agent.reachable = False
-        agent.unreachable_since = self._wallclock()
-        logger.info("agent removed", extra={"agent_id": agent_id})
-        for offer in [o for o in self.state.offers.values() if o.agent_id == agent_id]:
-            self._rescind(offer.id)
-        self.tasks.agent_removed(agent_id, agent.unreachable_since)
+    # Agent loss, mark-gone and master restart live in `failures` (they act on this master).
 
     def fail_task(self, task_id: str) -> bool:
         return self.tasks.fail_task(task_id)
@@ -378,10 +422,15 @@ class Master:
     def drop_acknowledgements(self, framework_id: str, on: bool) -> None:
         self.tasks.drop_acknowledgements(framework_id, on)
 
-    def close_subscription(self, framework_id: str) -> None:
+    def set_ack_mode(self, framework_id: str, mode: AckMode) -> None:
+        self.tasks.set_ack_mode(framework_id, mode)
+
+    def close_subscription(self, framework_id: str) -> bool:
         framework = self.state.frameworks.get(framework_id)
-        if framework is not None and framework.connected:
-            self._disconnect(framework)
+        if framework is None or not framework.connected:
+            return False
+        self._disconnect(framework)
+        return True
 
     def set_recovering(self, agent_ids: set[str]) -> None:
         self.state.recovering_agents = set(agent_ids)

@@ -19,13 +19,15 @@ from typing import Any, TypeVar
 import uvicorn
 from pydantic import BaseModel, ConfigDict, Field
 
+from juice.devcluster import failures
 from juice.devcluster.http import create_app
 from juice.devcluster.launch import default_image_entrypoints
 from juice.devcluster.master import Master
 from juice.devcluster.resources import Resources
 from juice.devcluster.settings import MasterSettings
 from juice.devcluster.state import ClusterState
-from juice.devcluster.stateview import master_state
+from juice.devcluster.tasks import AckMode, AckModeName
+from juice.devcluster.zookeeper import ZooKeeperMembership
 from juice.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,11 @@ class DevClusterConfig(BaseModel):
     simulate_seconds: float | None = Field(default=None, ge=0)
     # Send every other RecordIO record in two chunks, so clients must reassemble records.
     split_records: bool = True
+    # Register in ZooKeeper like a Mesos master (`zk://host:port/mesos`); the lowest member leads.
+    zk: str | None = Field(default=None, pattern=r"^zk://")
+    zk_session_timeout: float = Field(default=10.0, gt=0)
+    # After a (simulated) master restart, agents re-register this many seconds later.
+    agent_reregister_seconds: float = Field(default=1.0, ge=0)
 
 
 class _Server(uvicorn.Server):
@@ -93,8 +100,10 @@ class _Cluster:
             simulate_seconds=config.simulate_seconds,
             split_records=config.split_records,
             agent_env=config.executor_environment_variables,
+            agent_reregister_seconds=config.agent_reregister_seconds,
         )
-        self.master = Master(settings, self.state)
+        self.master = Master(settings, self.state, leading=config.zk is None)
+        self.membership: ZooKeeperMembership | None = None
         self.socket = socket.create_server((config.host, config.port))
         self.port: int = self.socket.getsockname()[1]
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -119,17 +128,39 @@ class _Cluster:
         self.master.start(self.config.host, self.port)
         serving = asyncio.ensure_future(server.serve(sockets=[self.socket]))
         stopping = asyncio.ensure_future(self._stop.wait())
-        logger.info("dev cluster listening", extra={"url": self.url, "agents": self.config.agents})
-        ready()
         try:
+            await self._join_zookeeper()
+            logger.info("dev cluster listening", extra={"url": self.url, "agents": self.config.agents})
+            ready()
             await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+            if self.membership is not None:
+                await asyncio.to_thread(self.membership.close)
             await self.master.stop()
             server.should_exit = True
             await serving
             self.socket.close()
             logger.info("dev cluster stopped", extra={"url": self.url})
+
+    async def _join_zookeeper(self) -> None:
+        if self.config.zk is None:
+            return
+        loop = asyncio.get_running_loop()
+        master = self.master
+
+        def on_change(elected: bool, leader: dict[str, Any] | None) -> None:
+            loop.call_soon_threadsafe(master.set_leadership, elected, leader)
+
+        membership = ZooKeeperMembership(
+            self.config.zk,
+            master.info,
+            on_change,
+            session_timeout=self.config.zk_session_timeout,
+            connect_timeout=self.config.zk_session_timeout,
+        )
+        await asyncio.to_thread(membership.start)
+        self.membership = membership
 
     def request_stop(self) -> None:
         if self._stop is not None:
@@ -227,13 +258,13 @@ class DevClusterThread:
     # Fault-injection and inspection knobs.
 
     def state(self) -> dict[str, Any]:
-        return self.on_loop(lambda m: master_state(m.state, host=m.host, port=m.port))
+        return self.on_loop(lambda m: m.state_document())
 
     def task_pids(self) -> list[int]:
         return self.on_loop(lambda m: m.tasks.runtime.pids())
 
     def remove_agent(self, agent_id: str) -> None:
-        self.on_loop(lambda m: m.remove_agent(agent_id))
+        self.on_loop(lambda m: failures.remove_agent(m, agent_id))
 
     def fail_task(self, task_id: str) -> bool:
         return self.on_loop(lambda m: m.fail_task(task_id))
@@ -243,6 +274,27 @@ class DevClusterThread:
 
     def drop_acknowledgements(self, framework_id: str, on: bool) -> None:
         self.on_loop(lambda m: m.drop_acknowledgements(framework_id, on))
+
+    def set_acknowledgements(self, framework_id: str, mode: AckModeName, seconds: float = 0.0) -> None:
+        """ "normal", "drop" (ACKs are ignored) or "delay" (each ACK is applied `seconds` later)."""
+        self.on_loop(lambda m: m.set_ack_mode(framework_id, AckMode(mode, seconds)))
+
+    def mark_agent_gone(self, agent_id: str) -> None:
+        self.on_loop(lambda m: failures.mark_agent_gone(m, agent_id))
+
+    def restart_master(self, agent_reregister_seconds: float | None = None) -> None:
+        """Simulated master failover (see `juice.devcluster.failures`)."""
+        self.on_loop(lambda m: failures.restart_master(m, agent_reregister_seconds))
+
+    def reregister_agents(self) -> None:
+        """End the re-register window of a master restart now."""
+        self.on_loop(failures.reregister_agents)
+
+    @property
+    def zk_node(self) -> str | None:
+        """This master's ZooKeeper member node (None without `zk`)."""
+        membership = self._running().membership
+        return None if membership is None else membership.node
 
     def set_recovering_agents(self, agent_ids: set[str]) -> None:
         """Agents that are "recovering": reconciling unknown tasks on them gets no reply."""

@@ -18,4 +18,5 @@ class MasterSettings:
     update_retry_max: float = 600.0
     simulate_seconds: float | None = None
     split_records: bool = True
+    agent_reregister_seconds: float = 1.0
     agent_env: Mapping[str, str] = field(default_factory=dict)

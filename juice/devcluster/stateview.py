@@ -53,13 +53,22 @@ def _framework(state: ClusterState, framework: Framework) -> JsonObject:
     }
 
 
-def master_state(state: ClusterState, *, host: str, port: int) -> JsonObject:
+def master_state(
+    state: ClusterState,
+    *,
+    host: str,
+    port: int,
+    leader: JsonObject | None = None,
+    elected_at: float | None = None,
+) -> JsonObject:
+    """`leader` is the leading master's MasterInfo (if known); `elected_at` is set while this one leads."""
     agents = [
         {
             "id": agent.id,
             "hostname": agent.hostname,
             "port": agent.port,
-            "active": agent.reachable,
+            "active": agent.reachable and agent.id not in state.recovering_agents,
+            "gone": agent.gone,
             "attributes": dict(agent.attributes),
             "resources": agent.total.to_state(),
             "used_resources": state.used(agent.id).to_state(),
@@ -67,11 +76,12 @@ def master_state(state: ClusterState, *, host: str, port: int) -> JsonObject:
         }
         for agent in state.agents.values()
     ]
-    return {
+    document: JsonObject = {
         "version": MESOS_VERSION,
         "id": state.master_id,
         "pid": f"master@{host}:{port}",
         "hostname": host,
+        "elected": elected_at is not None,
         "activated_slaves": sum(1 for a in state.agents.values() if a.reachable),
         "frameworks": [_framework(state, f) for f in state.frameworks.values()],
         "completed_frameworks": [
@@ -80,3 +90,9 @@ def master_state(state: ClusterState, *, host: str, port: int) -> JsonObject:
         ],
         "agents": agents,
     }
+    if elected_at is not None:
+        document["elected_time"] = elected_at
+    if leader is not None:
+        document["leader"] = leader.get("pid")
+        document["leader_info"] = leader
+    return document

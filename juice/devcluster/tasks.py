@@ -6,10 +6,13 @@ acknowledged); master-side updates (TASK_ERROR, invalid offers, reconciliation, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 from juice.devcluster import events, protocol, reconcile
 from juice.devcluster.agent import AgentRuntime, Key
@@ -24,6 +27,16 @@ from juice.devcluster.wire import JsonObject
 logger = logging.getLogger(__name__)
 
 DEFAULT_KILL_GRACE = 3.0
+
+AckModeName = Literal["normal", "drop", "delay"]
+
+
+@dataclass(frozen=True)
+class AckMode:
+    """How the master treats a framework's ACKNOWLEDGE calls (a fault-injection knob)."""
+
+    mode: AckModeName = "normal"
+    seconds: float = 0.0
 
 
 class TaskTracker:
@@ -45,16 +58,23 @@ class TaskTracker:
         self._wallclock = wallclock
         self._updates = StatusUpdateManager(settings.update_retry_initial, settings.update_retry_max)
         self.runtime = AgentRuntime(self._on_report, simulate_seconds=settings.simulate_seconds)
-        self._drop_acks: set[str] = set()
+        self._ack_modes: dict[str, AckMode] = {}
+        self._delayed_acks: set[asyncio.TimerHandle] = set()
+
+    def _forward(self, framework_id: str, status: TaskStatus) -> None:
+        """An agent's update reaches the master only once that agent is registered (not recovering)."""
+        if status.agent_id in self.state.recovering_agents:
+            return
+        self._deliver(framework_id, events.update(status))
 
     def retry_due(self) -> None:
         for (framework_id, _), status in self._updates.due(now=self._clock()):
-            self._deliver(framework_id, events.update(status))
+            self._forward(framework_id, status)
 
     def resend_pending(self, framework_id: str) -> None:
         """On (re-)subscribe the agents resend every unacknowledged head at once."""
         for _, status in self._updates.resend_all(framework_id, now=self._clock()):
-            self._deliver(framework_id, events.update(status))
+            self._forward(framework_id, status)
 
     def discard_framework(self, framework: Framework) -> None:
         """Kill every task of a removed framework without any update."""
@@ -63,7 +83,7 @@ class TaskTracker:
         framework.tasks.clear()
         framework.unreachable_tasks.clear()
         self._updates.drop_framework(framework.id)
-        self._drop_acks.discard(framework.id)
+        self._ack_modes.pop(framework.id, None)
 
     def master_update(
         self,
@@ -133,8 +153,7 @@ class TaskTracker:
 
     def _on_report(self, key: Key, state: str, source: str, reason: str | None, message: str | None) -> None:
         """An agent-side status update: record the latest state, queue it, send it if it is the head."""
-        framework = self.state.frameworks.get(key[0])
-        task = None if framework is None else framework.tasks.get(key[1])
+        task = self.state.agent_task(*key)
         if task is None:
             return
         status = TaskStatus(
@@ -154,7 +173,7 @@ class TaskTracker:
         head = self._updates.enqueue(key, status, now=self._clock())
         if head is not None:
             task.status_update_state = head.state
-            self._deliver(key[0], events.update(head))
+            self._forward(key[0], head)
         if is_terminal(state) and not was_terminal:
             self.request_allocation()
 
@@ -186,8 +205,34 @@ class TaskTracker:
         )
 
     def acknowledge(self, framework: Framework, ack: protocol.Acknowledge) -> None:
+        """Apply the ACK now, drop it, or apply it later, as the framework's ack mode says."""
+        mode = self._ack_modes.get(framework.id, AckMode())
+        if mode.mode == "drop":
+            logger.info("ack dropped", extra={"framework_id": framework.id, "task_id": ack.task_id})
+            return
+        if mode.mode == "delay":
+            loop = asyncio.get_running_loop()
+            handle: asyncio.TimerHandle | None = None
+
+            def apply_later() -> None:
+                if handle is not None:
+                    self._delayed_acks.discard(handle)
+                self._apply_delayed_ack(framework.id, ack)
+
+            handle = loop.call_later(mode.seconds, apply_later)
+            self._delayed_acks.add(handle)
+            return
+        self._apply_ack(framework, ack)
+
+    def _apply_delayed_ack(self, framework_id: str, ack: protocol.Acknowledge) -> None:
+        framework = self.state.frameworks.get(framework_id)
+        if framework is not None:
+            self._apply_ack(framework, ack)
+
+    def _apply_ack(self, framework: Framework, ack: protocol.Acknowledge) -> None:
+        """An ACK for an unknown, unreachable or not yet re-registered agent, or a stale uuid, is dropped."""
         agent = self.state.agents.get(ack.agent_id)
-        if framework.id in self._drop_acks or agent is None or not agent.reachable:
+        if agent is None or not agent.reachable or ack.agent_id in self.state.recovering_agents:
             return
         key = (framework.id, ack.task_id)
         result = self._updates.acknowledge(key, ack.uuid, now=self._clock())
@@ -203,7 +248,7 @@ class TaskTracker:
             return
         task.status_update_state = None if result.next_status is None else result.next_status.state
         if result.next_status is not None:
-            self._deliver(framework.id, events.update(result.next_status))
+            self._forward(framework.id, result.next_status)
 
     def reconcile(self, framework: Framework, tasks: list[tuple[str, str | None]]) -> None:
         now = self._wallclock()
@@ -220,35 +265,66 @@ class TaskTracker:
         if task is not None and (agent_id is None or agent_id == task.agent_id):
             self.kill(framework, protocol.Kill(task.task_id, task.agent_id, None))
 
-    def agent_removed(self, agent_id: str, unreachable_since: float) -> None:
-        """The agent's tasks become unreachable (TASK_LOST without PARTITION_AWARE); FAILURE follows."""
-        for framework in self.state.frameworks.values():
+    def agent_removed(self, agent_id: str, when: float, *, state: str, reason: str, message: str) -> None:
+        """The agent's tasks end for the master: `state` (TASK_UNREACHABLE or TASK_GONE_BY_OPERATOR; TASK_LOST
+        without PARTITION_AWARE), no uuid; every framework gets FAILURE{agent_id}. Processes are killed."""
+        for framework in self.state.task_owners():
             for task in [t for t in framework.tasks.values() if t.agent_id == agent_id]:
                 key = (framework.id, task.task_id)
                 self.runtime.discard(key, 0.0)
                 self._updates.drop(key)
                 del framework.tasks[task.task_id]
-                if is_terminal(task.state):
+                if is_terminal(task.state) or framework.id in self.state.held_frameworks:
                     continue
-                task.state = framework.visible_state("TASK_UNREACHABLE")
-                task.unreachable_time = unreachable_since
-                framework.unreachable_tasks[task.task_id] = task
+                unreachable = state == "TASK_UNREACHABLE"
+                task.state = framework.visible_state(state)
+                if unreachable:
+                    task.unreachable_time = when
+                    framework.unreachable_tasks[task.task_id] = task
                 self.master_update(
                     framework,
                     task.task_id,
-                    "TASK_UNREACHABLE",
-                    "REASON_AGENT_REMOVED",
-                    f"Agent {agent_id} removed",
+                    state,
+                    reason,
+                    message,
                     agent_id=agent_id,
-                    unreachable_time=unreachable_since,
+                    unreachable_time=when if unreachable else None,
                 )
+        for framework in self.state.frameworks.values():
             self._deliver(framework.id, events.failure(agent_id))
 
+    def unreachable_gone(self, agent_id: str) -> None:
+        """An unreachable agent was marked gone: its unreachable tasks become TASK_GONE_BY_OPERATOR."""
+        for framework in self.state.frameworks.values():
+            for task in [t for t in framework.unreachable_tasks.values() if t.agent_id == agent_id]:
+                del framework.unreachable_tasks[task.task_id]
+                self.master_update(
+                    framework,
+                    task.task_id,
+                    "TASK_GONE_BY_OPERATOR",
+                    "REASON_AGENT_REMOVED_BY_OPERATOR",
+                    "Agent has been marked gone",
+                    agent_id=agent_id,
+                )
+
     def fail_task(self, task_id: str) -> bool:
-        return any(self.runtime.fail((fid, task_id)) for fid in list(self.state.frameworks))
+        owners = {framework.id for framework in self.state.task_owners()}
+        return any(self.runtime.fail((fid, task_id)) for fid in owners)
+
+    def set_ack_mode(self, framework_id: str, mode: AckMode) -> None:
+        logger.info(
+            "ack mode set", extra={"framework_id": framework_id, "mode": mode.mode, "seconds": mode.seconds}
+        )
+        if mode.mode == "normal":
+            self._ack_modes.pop(framework_id, None)
+        else:
+            self._ack_modes[framework_id] = mode
 
     def drop_acknowledgements(self, framework_id: str, on: bool) -> None:
-        if on:
-            self._drop_acks.add(framework_id)
-        else:
-            self._drop_acks.discard(framework_id)
+        self.set_ack_mode(framework_id, AckMode("drop") if on else AckMode())
+
+    def forget_delayed_acks(self) -> None:
+        """ACKs still waiting to be applied are lost (master restart, shutdown)."""
+        for handle in self._delayed_acks:
+            handle.cancel()
+        self._delayed_acks.clear()
