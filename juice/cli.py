@@ -41,7 +41,15 @@ def devcluster(
     disk: Annotated[float, typer.Option(help="disk per agent, MB")] = 20000.0,
     attributes: Annotated[list[str] | None, typer.Option(help="agent attribute k:v (repeatable)")] = None,
     work_dir: Annotated[Path | None, typer.Option(help="sandbox root (default: a temp dir)")] = None,
+    zk: Annotated[
+        str | None, typer.Option(help="register in ZooKeeper like a Mesos master: zk://h:p/mesos")
+    ] = None,
     heartbeat_interval: Annotated[float, typer.Option()] = 15.0,
+    allocation_interval: Annotated[float, typer.Option()] = 1.0,
+    offer_timeout: Annotated[float | None, typer.Option(help="rescind offers held longer than this")] = None,
+    simulate_seconds: Annotated[
+        float | None, typer.Option(help="tasks 'run' this long with no process (scheduler benchmarks)")
+    ] = None,
 ) -> None:
     """Serve a Mesos-API-compatible master with local agents until SIGINT/SIGTERM."""
     from juice.devcluster.server import DevClusterConfig, run_forever
@@ -56,7 +64,11 @@ def devcluster(
         disk=disk,
         attributes=attrs,
         work_dir=work_dir,
+        zk=zk,
         heartbeat_interval=heartbeat_interval,
+        allocation_interval=allocation_interval,
+        offer_timeout=offer_timeout,
+        simulate_seconds=simulate_seconds,
     )
     run_forever(config)
 
