@@ -14,6 +14,8 @@ from juice.api.app import create_app
 from juice.core.jobspec import JobSpec
 from juice.store import keys
 from juice.store.redis_store import RedisStore
+from tests.factories import media as make_media
+from tests.factories import video
 
 GOOD = {
     "id": "clip-7",
@@ -84,7 +86,6 @@ async def test_health_and_readiness(api: tuple[httpx.AsyncClient, RedisStore]) -
 
 def test_progress_counts_frames_of_done_and_running_chunks() -> None:
     from juice.api.app import job_view
-    from juice.core.mediainfo import MediaInfo, VideoStreamInfo
     from juice.core.plan import PlanLimits, plan_job
     from juice.core.records import JobRecord
     from juice.core.states import JobState, SegmentState
@@ -92,23 +93,7 @@ def test_progress_counts_frames_of_done_and_running_chunks() -> None:
     from juice.scheduler.planner import TaskResources, segment_records
 
     spec = JobSpec.model_validate({**GOOD, "segment_seconds": 2})
-    video = VideoStreamInfo(
-        index=0,
-        codec="h264",
-        width=640,
-        height=360,
-        display_width=640,
-        display_height=360,
-        rotation=0,
-        pix_fmt="yuv420p",
-        frame_rate="25/1",
-        avg_frame_rate="25/1",
-        frame_count=200,
-        duration=8.0,
-        start_time=0.0,
-        variable_frame_rate=False,
-    )
-    media = MediaInfo(format_name="mp4", duration=8.0, size_bytes=1, video=video, audio=[])
+    media = make_media(video(w=640, h=360, frames=200), audio=0)
     plan = plan_job(spec, media, PlanLimits(parallelism=4))
     assert [c.frame_count for c in plan.chunks] == [50, 50, 50, 50]
     job = JobRecord(id="clip-7", state=JobState.RUNNING, spec=spec, created_at=1.0, updated_at=2.0, plan=plan)

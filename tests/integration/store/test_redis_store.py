@@ -8,39 +8,15 @@ import pytest
 import redis as sync_redis
 import redis.asyncio as aioredis
 
-from juice.core.jobspec import JobSpec
-from juice.core.mediainfo import MediaInfo, VideoStreamInfo
 from juice.core.plan import PlanLimits, plan_job
 from juice.core.states import JobState, SegmentState
 from juice.scheduler.planner import TaskResources, segment_records
 from juice.store import keys
 from juice.store.redis_store import RedisStore
+from tests.factories import media, spec, video
 
-SPEC = JobSpec.model_validate(
-    {
-        "id": "j1",
-        "source": "s3://uploads/a.mp4",
-        "output": "s3://streams/j1/",
-        "renditions": [{"height": 360, "video_bitrate": "800k"}],
-    }
-)
-VIDEO = VideoStreamInfo(
-    index=0,
-    codec="h264",
-    width=640,
-    height=360,
-    display_width=640,
-    display_height=360,
-    rotation=0,
-    pix_fmt="yuv420p",
-    frame_rate="25/1",
-    avg_frame_rate="25/1",
-    frame_count=375,
-    duration=15.0,
-    start_time=0.0,
-    variable_frame_rate=False,
-)
-MEDIA = MediaInfo(format_name="mp4", duration=15.0, size_bytes=1, video=VIDEO, audio=[])
+SPEC = spec("j1")
+MEDIA = media(video(w=640, h=360, frames=375), audio=0)
 
 
 @pytest.fixture

@@ -5,53 +5,16 @@ from fractions import Fraction
 import pytest
 
 from juice.core.jobspec import JobSpec
-from juice.core.mediainfo import AudioStreamInfo, MediaInfo, VideoStreamInfo
+from juice.core.mediainfo import MediaInfo
 from juice.core.plan import PlanLimits, gop_for, makespan, plan_job, segments_per_chunk
 from juice.errors import PlanningError
-
-
-def video(
-    rate: str = "25/1", frames: int = 375, w: int = 1280, h: int = 720, **kw: object
-) -> VideoStreamInfo:
-    base = dict(
-        index=0,
-        codec="h264",
-        width=w,
-        height=h,
-        display_width=w,
-        display_height=h,
-        rotation=0,
-        pix_fmt="yuv420p",
-        frame_rate=rate,
-        avg_frame_rate=rate,
-        frame_count=frames,
-        duration=float(frames / Fraction(rate)),
-        start_time=0.0,
-        variable_frame_rate=False,
-    )
-    base.update(kw)
-    return VideoStreamInfo.model_validate(base)
-
-
-def media(v: VideoStreamInfo | None, audio: int = 1) -> MediaInfo:
-    tracks = [
-        AudioStreamInfo(
-            index=i + 1, ordinal=i, codec="aac", channels=2, sample_rate=48000, duration=15.0, start_time=0.0
-        )
-        for i in range(audio)
-    ]
-    return MediaInfo(format_name="mp4", duration=15.0, size_bytes=1000, video=v, audio=tracks)
+from tests.factories import media, video
+from tests.factories import spec as make_spec
 
 
 def spec(**kw: object) -> JobSpec:
-    base: dict[str, object] = {
-        "id": "clip-1",
-        "source": "s3://uploads/a.mp4",
-        "output": "s3://streams/clip-1/",
-        "renditions": [{"height": 720, "video_bitrate": "2500k"}, {"height": 360, "video_bitrate": "800k"}],
-    }
-    base.update(kw)
-    return JobSpec.model_validate(base)
+    ladder = [{"height": 720, "video_bitrate": "2500k"}, {"height": 360, "video_bitrate": "800k"}]
+    return make_spec("clip-1", **{"renditions": ladder, **kw})
 
 
 def test_chunks_cover_every_frame_once_on_the_segment_grid() -> None:
