@@ -12,11 +12,9 @@ import logging
 import secrets
 import shutil
 import string
-import tempfile
 import time
 import uuid
 from pathlib import Path
-from types import TracebackType
 
 import boto3
 from botocore.config import Config
@@ -26,7 +24,6 @@ from juice.errors import ServiceError
 from juice.local.procs import (
     LOOPBACK,
     ManagedProcess,
-    forget_at_exit,
     free_ports,
     pid_listens_on,
     port_is_free,
@@ -36,6 +33,7 @@ from juice.local.procs import (
     stop_at_exit,
     wait_until,
 )
+from juice.local.service import LocalService
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +48,23 @@ def _random_key(length: int, alphabet: str) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-class CephRGW:
-    """mon + memstore OSD + radosgw on 127.0.0.1; S3 at `endpoint` with per-run keys."""
+class CephRGW(LocalService):
+    """mon + memstore OSD + radosgw on 127.0.0.1; S3 at `endpoint` with per-run keys.
+
+    Stopped radosgw first, then the OSD, then the mon (the reverse of their start), each by PID.
+    """
+
+    DIR_PREFIX = "juice-ceph-"
+    TERM_TIMEOUT = STOP_TIMEOUT_SECONDS
 
     def __init__(self, *, port: int | None = None, work_dir: Path | None = None) -> None:
+        super().__init__(work_dir)
         self._requested_port = port
-        self._requested_dir = work_dir
         self.port = 0
-        self.work_dir: Path | None = None
-        self._owns_dir = False
         self.access_key = _random_key(20, string.ascii_uppercase + string.digits)
         self.secret_key = _random_key(40, string.ascii_letters + string.digits)
         self.fsid = str(uuid.uuid4())
         self._mon_ports = (0, 0)
-        self._procs: dict[str, ManagedProcess] = {}
-        self.start_seconds = 0.0
-        self.stop_seconds = 0.0
 
     @property
     def endpoint(self) -> str:
@@ -116,45 +115,19 @@ class CephRGW:
         )
         return self
 
-    def stop(self) -> None:
-        """Stop radosgw, then the OSD, then the mon (each by PID), then remove the temp dir."""
-        started = time.monotonic()
-        for name in ("radosgw", "ceph-osd", "ceph-mon"):
-            proc = self._procs.pop(name, None)
-            if proc is not None:
-                proc.stop(term_timeout=STOP_TIMEOUT_SECONDS)
-        if self.work_dir is not None and self._owns_dir:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
-            self.work_dir = None
-        forget_at_exit(self)
-        self.stop_seconds = time.monotonic() - started
-
-    def __enter__(self) -> CephRGW:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     # -- setup steps -------------------------------------------------------------------------------------
 
-    def _prepare_dir(self) -> None:
-        if self._requested_dir is not None:
-            self._requested_dir.mkdir(parents=True, exist_ok=True)
-            self.work_dir = self._requested_dir
-            self._owns_dir = False
-        else:
-            self.work_dir = Path(tempfile.mkdtemp(prefix="juice-ceph-"))
-            self._owns_dir = True
+    def _prepare_dir(self) -> Path:
+        work_dir = super()._prepare_dir()
         for stale in ("mon", "osd", "run", "crash", "rgw", "monmap", "ceph.conf"):
-            path = self.work_dir / stale  # a given work_dir may hold a previous, stopped cluster
+            path = work_dir / stale  # a given work_dir may hold a previous, stopped cluster
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
         for sub in ("mon", "osd/ceph-0", "run", "log", "crash", "rgw"):
-            (self.work_dir / sub).mkdir(parents=True, exist_ok=True)
+            (work_dir / sub).mkdir(parents=True, exist_ok=True)
+        return work_dir
 
     def _start_mon(self) -> None:
         assert self.work_dir is not None

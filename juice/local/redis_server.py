@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 import redis
 from redis.backoff import NoBackoff
@@ -17,7 +15,6 @@ from juice.errors import ServiceError
 from juice.local.procs import (
     LOOPBACK,
     ManagedProcess,
-    forget_at_exit,
     free_port,
     pid_listens_on,
     port_is_free,
@@ -26,27 +23,31 @@ from juice.local.procs import (
     stop_at_exit,
     wait_until,
 )
+from juice.local.service import LocalService
 
 log = logging.getLogger(__name__)
 
 START_DEADLINE_SECONDS = 15.0
 
 
-class RedisServer:
+class RedisServer(LocalService):
     """redis-server on 127.0.0.1, append-only file in its own directory, no RDB snapshots."""
+
+    DIR_PREFIX = "juice-redis-"
+    TERM_TIMEOUT = 10.0
+    NAME = "redis-server"
 
     def __init__(
         self, *, port: int | None = None, work_dir: Path | None = None, executable: str = "redis-server"
     ) -> None:
+        super().__init__(work_dir)
         self._requested_port = port
-        self._requested_dir = work_dir
         self.executable = executable
         self.port = 0
-        self.work_dir: Path | None = None
-        self._owns_dir = False
-        self._proc: ManagedProcess | None = None
-        self.start_seconds = 0.0
-        self.stop_seconds = 0.0
+
+    @property
+    def _proc(self) -> ManagedProcess | None:
+        return self._procs.get(self.NAME)
 
     @property
     def url(self) -> str:
@@ -75,12 +76,15 @@ class RedisServer:
         stop_at_exit(self)
         assert self.work_dir is not None
         started = time.monotonic()
-        self._proc = start_process(
+        self._procs[self.NAME] = start_process(
             "redis-server", self._argv(executable), log_path=self.work_dir / "redis.out"
         )
         try:
             wait_until(
-                self._ready, what="redis PING", deadline_seconds=START_DEADLINE_SECONDS, watch=[self._proc]
+                self._ready,
+                what="redis PING",
+                deadline_seconds=START_DEADLINE_SECONDS,
+                watch=list(self._procs.values()),
             )
         except ServiceError:
             self.stop()
@@ -90,34 +94,6 @@ class RedisServer:
             "redis ready", extra={"port": self.port, "pid": self.pid, "seconds": round(self.start_seconds, 2)}
         )
         return self
-
-    def stop(self) -> None:
-        started = time.monotonic()
-        if self._proc is not None:
-            self._proc.stop(term_timeout=10.0)
-            self._proc = None
-        if self.work_dir is not None and self._owns_dir:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
-            self.work_dir = None
-        forget_at_exit(self)
-        self.stop_seconds = time.monotonic() - started
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _prepare_dir(self) -> None:
-        if self._requested_dir is not None:
-            self._requested_dir.mkdir(parents=True, exist_ok=True)
-            self.work_dir = self._requested_dir
-            self._owns_dir = False
-        else:
-            self.work_dir = Path(tempfile.mkdtemp(prefix="juice-redis-"))
-            self._owns_dir = True
 
     def _argv(self, executable: str) -> list[str]:
         assert self.work_dir is not None

@@ -5,16 +5,13 @@ from __future__ import annotations
 import logging
 import shutil
 import socket
-import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 from juice.errors import ServiceError
 from juice.local.procs import (
     LOOPBACK,
     ManagedProcess,
-    forget_at_exit,
     free_port,
     pid_listens_on,
     port_is_free,
@@ -23,6 +20,7 @@ from juice.local.procs import (
     stop_at_exit,
     wait_until,
 )
+from juice.local.service import LocalService
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +44,12 @@ def four_letter_word(port: int, word: str, timeout: float = 1.0) -> str:
     return b"".join(chunks).decode("utf-8", errors="replace")
 
 
-class ZooKeeper:
+class ZooKeeper(LocalService):
     """Standalone ZooKeeper on 127.0.0.1: free port, admin server off, -Xmx256m, data in a temp dir."""
+
+    DIR_PREFIX = "juice-zk-"
+    TERM_TIMEOUT = 5.0
+    NAME = "zookeeper"
 
     def __init__(
         self,
@@ -58,17 +60,16 @@ class ZooKeeper:
         classpath: tuple[str, ...] = DEFAULT_CLASSPATH,
         tick_time_ms: int = 2000,
     ) -> None:
+        super().__init__(work_dir)
         self._requested_port = port
-        self._requested_dir = work_dir
         self.java = java
         self.classpath = classpath
         self.tick_time_ms = tick_time_ms
         self.port = 0
-        self.work_dir: Path | None = None
-        self._owns_dir = False
-        self._proc: ManagedProcess | None = None
-        self.start_seconds = 0.0
-        self.stop_seconds = 0.0
+
+    @property
+    def _proc(self) -> ManagedProcess | None:
+        return self._procs.get(self.NAME)
 
     @property
     def hosts(self) -> str:
@@ -105,13 +106,15 @@ class ZooKeeper:
         assert self.work_dir is not None
         config = self._write_config(self.work_dir)
         started = time.monotonic()
-        self._proc = start_process("zookeeper", self._argv(java, config), log_path=self.work_dir / "zk.out")
+        self._procs[self.NAME] = start_process(
+            "zookeeper", self._argv(java, config), log_path=self.work_dir / "zk.out"
+        )
         try:
             wait_until(
                 self._ready,
                 what="zookeeper srvr",
                 deadline_seconds=START_DEADLINE_SECONDS,
-                watch=[self._proc],
+                watch=list(self._procs.values()),
             )
         except ServiceError:
             self.stop()
@@ -122,34 +125,6 @@ class ZooKeeper:
             extra={"port": self.port, "pid": self.pid, "seconds": round(self.start_seconds, 2)},
         )
         return self
-
-    def stop(self) -> None:
-        started = time.monotonic()
-        if self._proc is not None:
-            self._proc.stop(term_timeout=5.0)
-            self._proc = None
-        if self.work_dir is not None and self._owns_dir:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
-            self.work_dir = None
-        forget_at_exit(self)
-        self.stop_seconds = time.monotonic() - started
-
-    def __enter__(self) -> ZooKeeper:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _prepare_dir(self) -> None:
-        if self._requested_dir is not None:
-            self._requested_dir.mkdir(parents=True, exist_ok=True)
-            self.work_dir = self._requested_dir
-            self._owns_dir = False
-        else:
-            self.work_dir = Path(tempfile.mkdtemp(prefix="juice-zk-"))
-            self._owns_dir = True
 
     def _write_config(self, work_dir: Path) -> Path:
         config = work_dir / "zoo.cfg"
