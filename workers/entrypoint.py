@@ -3,6 +3,8 @@
 The payload (a `WorkerTask` JSON document) comes from the environment variable `JUICE_TASK`, or from
 `--task-file PATH`. Work happens in a temporary directory under `$MESOS_SANDBOX` when set, else under
 the system temp dir. Logs are JSON lines on stderr: start, progress (every few seconds), upload, done.
+When the task carries a `progress_url`, a `TaskProgress` document is PUT there while it runs
+(`workers.progress`).
 
 Exit codes (the framework maps them to failure reasons):
 
@@ -36,6 +38,7 @@ from pydantic import ValidationError
 
 from juice.core.worktask import AudioTask, TaskManifest, VideoChunkTask, WorkerTask
 from juice.errors import TranscodeError
+from workers.progress import ProgressReporter
 from workers.transcode import ProcessSlot, SourceUnreadable, encode_audio, encode_video, ffmpeg_version
 from workers.upload import Uploader, UploadError, audio_uploads, manifest_upload, upload_all, video_uploads
 
@@ -163,15 +166,23 @@ def run_task(
     started = time.monotonic()
     fields = {"job_id": task.job_id, "task_key": task.task_key, "kind": task.kind}
     log.info("start %s task %s", task.kind, task.task_key, extra={**fields, "phase": "start"})
-    progress = ProgressLog(fields)
+    progress_log = ProgressLog(fields)
+    reporter = ProgressReporter(task.task_key, task.progress_url, client)
+    reporter.phase("encoding")
+
+    def on_progress(block: dict[str, str]) -> None:
+        progress_log(block)
+        reporter.block(block)
+
     if isinstance(task, VideoChunkTask):
-        encoded = encode_video(task, workdir, slot=slot, on_progress=progress)
+        encoded = encode_video(task, workdir, slot=slot, on_progress=on_progress, on_phase=reporter.phase)
         uploads = video_uploads(task, encoded)
     else:
-        audio = encode_audio(task, workdir, slot=slot, on_progress=progress)
+        audio = encode_audio(task, workdir, slot=slot, on_progress=on_progress, on_phase=reporter.phase)
         encoded = [audio]
         uploads = audio_uploads(task, audio)
     log.info("uploading %d objects", len(uploads), extra={**fields, "phase": "upload"})
+    reporter.phase("uploading")
     uploader = Uploader(client)
     sent = upload_all(uploader, uploads)
     manifest = TaskManifest(
@@ -183,6 +194,7 @@ def run_task(
         ffmpeg_version=ffmpeg_version(),
     )
     uploader.put(manifest_upload(task.manifest_url, manifest))
+    reporter.phase("done")
     log.info(
         "done: %d objects, %d bytes, %.1f s",
         len(uploads) + 1,

@@ -9,6 +9,16 @@ Video chunk (frames [a, a + N) of the source, rate r, every rendition from one d
     -output_ts_offset a/r + C            timestamps continue across chunks; C keeps every DTS positive
     -f hls (fMP4, frag_discont)          tfdt carries the offset; each chunk writes an identical init.mp4
     -hls_time (S - 1/2)/r                half a frame short of the segment, so rounding never skips a cut
+
+Variable-frame-rate source (`constant_rate` False): the chunk is frames [a, a + N) of the source
+normalized by `fps=r` on the file's own timeline, where normalized frame k is the filter's output slot
+s0 + k (s0: the slot of the first video frame, see `workers.transcode.first_slot`):
+    -ss (s0 + a)/r -itsoffset (s0 + a)/r -i SRC
+                                         seek to the keyframe before slot s0 + a; -itsoffset undoes the
+                                         seek's shift, so frames keep the timestamps a whole decode gives
+    fps=r, trim=start_pts=s0+a:end_pts=s0+a+N, setpts=PTS-STARTPTS
+                                         the fps filter picks the same frame for every slot from the
+                                         keyframe on, so the chunks concatenate to one normalized decode
 """
 
 from __future__ import annotations
@@ -50,14 +60,38 @@ def _hls_options(first_segment: int, hls_time: Fraction, out_dir: Path) -> dict[
     }
 
 
-def video_chunk_argv(task: VideoChunkTask, workdir: Path, *, ffmpeg_bin: str = "ffmpeg") -> list[str]:
-    """One ffmpeg process that decodes the chunk once and writes every rendition to workdir/<name>/."""
+def rate_text(rate: Fraction) -> str:
+    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
+
+
+def chunk_frames(task: VideoChunkTask, first_slot: int = 0) -> Any:
+    """The chunk's frames from pts 0 (an ffmpeg-python stream): seeked input, (VFR) the fps filter."""
     rate = task.rate
     input_options: dict[str, Any] = {"threads": task.threads}
-    if task.first_frame > 0:
-        input_options["ss"] = decimal((task.first_frame - Fraction(1, 2)) / rate)
-    source = ffmpeg.input(task.source_url, **input_options)
-    picture = source["v:0"].filter("setpts", "PTS-STARTPTS")
+    if task.constant_rate:
+        if task.first_frame > 0:
+            input_options["ss"] = decimal((task.first_frame - Fraction(1, 2)) / rate)
+        return ffmpeg.input(task.source_url, **input_options)["v:0"].filter("setpts", "PTS-STARTPTS")
+    start = first_slot + task.first_frame
+    if start > 0:
+        input_options["ss"] = input_options["itsoffset"] = decimal(start / rate)
+    source = ffmpeg.input(task.source_url, **input_options)["v:0"]
+    normalized = source.filter("fps", fps=rate_text(rate)).filter(
+        "trim", start_pts=start, end_pts=start + task.frame_count
+    )
+    return normalized.filter("setpts", "PTS-STARTPTS")
+
+
+def video_chunk_argv(
+    task: VideoChunkTask, workdir: Path, *, ffmpeg_bin: str = "ffmpeg", first_slot: int = 0
+) -> list[str]:
+    """One ffmpeg process that decodes the chunk once and writes every rendition to workdir/<name>/.
+
+    `first_slot` matters only for a VFR source (`task.constant_rate` False): the fps filter's output
+    slot of the source's first video frame.
+    """
+    rate = task.rate
+    picture = chunk_frames(task, first_slot)
     branches = picture.split() if len(task.renditions) > 1 else None
     gop = task.gop_frames
     offset = task.first_frame / rate + task.ts_offset

@@ -15,7 +15,9 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from juice.core.worktask import AudioTask, RenditionManifest, SegmentEntry, VideoChunkTask
 from juice.errors import TranscodeError
@@ -23,10 +25,12 @@ from juice.media.codecs import InitInfo, read_init
 from juice.media.hls import Segment, parse_media_playlist, segment_number
 from juice.media.probe import redact
 from workers.ffmpeg_cmd import INIT_NAME, PLAYLIST_NAME, audio_argv, video_chunk_argv
+from workers.progress import Phase
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict[str, str]], None]
+PhaseCallback = Callable[[Phase], None]
 _TRANSIENT_INPUT = ("Server returned 5", "Connection refused", "timed out", "Connection reset", "I/O error")
 _BAD_INPUT = (
     "Invalid data found",
@@ -93,15 +97,18 @@ def encode_video(
     *,
     slot: ProcessSlot,
     on_progress: ProgressCallback | None = None,
+    on_phase: PhaseCallback | None = None,
     ffmpeg_bin: str = "ffmpeg",
     ffprobe_bin: str = "ffprobe",
 ) -> list[EncodedRendition]:
     """Encode the chunk into every rendition, then check segments, init and frame counts against the plan."""
     for rendition in task.renditions:
         (workdir / rendition.name).mkdir(parents=True, exist_ok=True)
-    run_ffmpeg(
-        video_chunk_argv(task, workdir, ffmpeg_bin=ffmpeg_bin), task.source_url, workdir, slot, on_progress
-    )
+    slot0 = 0 if task.constant_rate else first_slot(task.source_url, task.rate, ffprobe_bin=ffprobe_bin)
+    argv = video_chunk_argv(task, workdir, ffmpeg_bin=ffmpeg_bin, first_slot=slot0)
+    run_ffmpeg(argv, task.source_url, workdir, slot, on_progress)
+    if on_phase is not None:
+        on_phase("checking")
     expected = math.ceil(task.frame_count / task.segment_frames)
     planned = list(range(task.first_segment, task.first_segment + expected))
     encoded = []
@@ -125,11 +132,14 @@ def encode_audio(
     *,
     slot: ProcessSlot,
     on_progress: ProgressCallback | None = None,
+    on_phase: PhaseCallback | None = None,
     ffmpeg_bin: str = "ffmpeg",
 ) -> EncodedRendition:
     """Encode the audio stream; its segments are numbered from 0 and must fit the URLs the task carries."""
     (workdir / task.name).mkdir(parents=True, exist_ok=True)
     run_ffmpeg(audio_argv(task, workdir, ffmpeg_bin=ffmpeg_bin), task.source_url, workdir, slot, on_progress)
+    if on_phase is not None:
+        on_phase("checking")
     output = collect_output(task.name, workdir / task.name)
     numbers = [s.number for s in output.segments]
     if numbers != list(range(len(numbers))):
@@ -240,6 +250,34 @@ def count_frames(playlist: Path, *, ffprobe_bin: str = "ffprobe", timeout: float
         return int(streams[0]["nb_read_packets"]) if streams else 0
     except (OSError, subprocess.TimeoutExpired, ValueError, KeyError) as exc:
         raise TranscodeError(f"counting frames of {playlist.parent.name} failed: {exc}") from exc
+
+
+def first_slot(
+    source_url: str, rate: Fraction, *, ffprobe_bin: str = "ffprobe", timeout: float = 60.0
+) -> int:
+    """The `fps=rate` output slot of the source's first video frame (0 unless the video starts late).
+
+    ffmpeg puts the file's start time at 0, and the fps filter rounds a frame's time to the nearest
+    slot (halves away from zero), which is what this computes from the stream's exact start pts.
+    """
+    argv = [ffprobe_bin, "-v", "error", "-select_streams", "v:0"]
+    argv += ["-show_entries", "stream=start_pts,time_base:format=start_time", "-of", "json", source_url]
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+        data: dict[str, Any] = json.loads(done.stdout or b"{}") if done.returncode == 0 else {}
+    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        raise TranscodeError(f"reading the source's start time failed: {exc}") from exc
+    if done.returncode != 0:
+        raise classify_failure(done.stderr.decode(errors="replace"), source_url, done.returncode)
+    streams = data.get("streams") or [{}]
+    try:
+        start = Fraction(int(streams[0].get("start_pts", 0))) * Fraction(streams[0].get("time_base", "1"))
+        start -= Fraction(str(data.get("format", {}).get("start_time", "0")))
+    except (ValueError, ZeroDivisionError) as exc:
+        raise TranscodeError(f"the source's start time is unreadable: {exc}") from exc
+    slots = start * rate
+    whole = math.floor(abs(slots) + Fraction(1, 2))
+    return whole if slots >= 0 else -whole
 
 
 def ffmpeg_version(ffmpeg_bin: str = "ffmpeg") -> str:

@@ -1,7 +1,17 @@
 """ffprobe adapter: a source (presigned http URL or local path) -> `MediaInfo` for the planner.
 
 One ffprobe run reads the whole input once: `-show_format -show_streams -count_packets` gives the
-container facts and an exact packet (= frame) count for the video stream.
+container facts and an exact packet (= frame) count for the video stream. Then one ffmpeg run proves the
+video stream decodes:
+
+- constant frame rate: the first frame is decoded (a codec ffmpeg cannot decode is refused here);
+- variable frame rate (r_frame_rate and avg_frame_rate more than 0.1 % apart): the source is going to be
+  normalized to a constant rate, `normalized_rate(avg_frame_rate)`: the average rate, snapped to a
+  standard rate when within 0.1 % of it. The whole file is decoded once through `fps=<rate>` and the
+  frames that come out are counted, so `frame_rate` and `frame_count` describe the normalized timeline
+  the workers encode (frame k = slot k of that filter on the file's own timestamps).
+
+A still image or cover art (an `attached_pic` stream, or an image demuxer) is not a video stream.
 """
 
 from __future__ import annotations
@@ -19,11 +29,39 @@ from juice.errors import ProbeError
 log = logging.getLogger(__name__)
 
 VFR_TOLERANCE = 0.001  # r_frame_rate and avg_frame_rate further apart than 0.1 % -> variable frame rate
+STANDARD_RATES = tuple(
+    Fraction(r) for r in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60")
+)
+DECODE_TIMEOUT = 3600.0  # a VFR source is decoded once, whole
 _MESSAGE_LIMIT = 300
+_NO_CODEC = ("", "none", "unknown")
 
 
-def probe(url: str, *, timeout: float = 120.0, ffprobe: str = "ffprobe") -> MediaInfo:
-    """Probe a source. Raises `ProbeError` with ffprobe's (short) message when it cannot be read."""
+def probe(
+    url: str,
+    *,
+    timeout: float = 120.0,
+    ffprobe: str = "ffprobe",
+    ffmpeg: str = "ffmpeg",
+    decode_timeout: float = DECODE_TIMEOUT,
+) -> MediaInfo:
+    """Probe a source. Raises `ProbeError` with a short, readable reason when it cannot be transcoded."""
+    info = _read_streams(url, timeout, ffprobe)
+    if info.video is not None:
+        budget = decode_timeout if info.video.variable_frame_rate else timeout
+        info = info.model_copy(update={"video": _check_decoding(url, info.video, ffmpeg, budget)})
+    log.info(
+        "probed %s: %s, video=%s, audio streams=%d",
+        redact(url),
+        info.format_name,
+        info.video.codec if info.video else None,
+        len(info.audio),
+        extra={"source": redact(url)},
+    )
+    return info
+
+
+def _read_streams(url: str, timeout: float, ffprobe: str) -> MediaInfo:
     argv = [ffprobe, "-v", "error", "-count_packets", "-show_format", "-show_streams", "-of", "json", url]
     shown = redact(url)
     try:
@@ -33,23 +71,61 @@ def probe(url: str, *, timeout: float = 120.0, ffprobe: str = "ffprobe") -> Medi
     except OSError as exc:
         raise ProbeError(f"cannot run {ffprobe}: {exc.strerror or exc}") from exc
     if done.returncode != 0:
-        raise ProbeError(
-            _message(done.stderr.decode(errors="replace"), url) or f"ffprobe exit {done.returncode}"
-        )
+        reason = _message(done.stderr.decode(errors="replace"), url) or f"ffprobe exit {done.returncode}"
+        raise ProbeError(f"not a readable media file: {reason}")
     try:
         data = json.loads(done.stdout)
         info = media_info_from_json(data)
     except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
         raise ProbeError(f"unreadable ffprobe output for {shown}: {exc}") from exc
-    log.info(
-        "probed %s: %s, video=%s, audio streams=%d",
-        shown,
-        info.format_name,
-        info.video.codec if info.video else None,
-        len(info.audio),
-        extra={"source": shown},
-    )
+    if info.video is not None and info.video.codec in _NO_CODEC:
+        raise ProbeError("the video codec is unknown to ffmpeg: it cannot be decoded")
     return info
+
+
+def _check_decoding(url: str, video: VideoStreamInfo, ffmpeg: str, timeout: float) -> VideoStreamInfo:
+    """Decode the first frame (CFR) or the whole stream through the fps filter (VFR, counting frames)."""
+    if not video.variable_frame_rate:
+        _decode(url, ["-frames:v", "1"], ffmpeg, timeout)
+        return video
+    rate = normalized_rate(Fraction(video.avg_frame_rate))
+    frames = _decode(url, ["-vf", f"fps={_rate_text(rate)}"], ffmpeg, timeout)
+    if frames <= 0:
+        raise ProbeError(f"the video stream gives no frames at {_rate_text(rate)} fps")
+    log.info(
+        "variable frame rate: normalized to %s fps, %d frames",
+        _rate_text(rate),
+        frames,
+        extra={"source": redact(url), "frame_rate": _rate_text(rate), "frames": frames},
+    )
+    return video.model_copy(update={"frame_rate": _rate_text(rate), "frame_count": frames})
+
+
+def _decode(url: str, video_args: list[str], ffmpeg: str, timeout: float) -> int:
+    """Decode the first video stream to nothing; return the frames that came out (ffmpeg -progress)."""
+    argv = [ffmpeg, "-v", "error", "-nostdin", "-nostats", "-i", url, "-map", "0:v:0", *video_args]
+    argv += ["-f", "null", "-progress", "pipe:1", "-"]
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ProbeError(f"decoding the video timed out after {timeout:g} s") from exc
+    except OSError as exc:
+        raise ProbeError(f"cannot run {ffmpeg}: {exc.strerror or exc}") from exc
+    if done.returncode != 0:
+        reason = _message(done.stderr.decode(errors="replace"), url) or f"ffmpeg exit {done.returncode}"
+        raise ProbeError(f"the video stream cannot be decoded: {reason}")
+    counts = [line[6:] for line in done.stdout.decode(errors="replace").splitlines() if line[:6] == "frame="]
+    return int(counts[-1]) if counts and counts[-1].isdigit() else 0
+
+
+def normalized_rate(avg_rate: Fraction) -> Fraction:
+    """The constant rate a VFR source is normalized to: a standard rate within 0.1 %, else avg (1/1000)."""
+    if avg_rate <= 0:
+        raise ProbeError("a variable frame rate stream without an average frame rate cannot be normalized")
+    for standard in STANDARD_RATES:
+        if abs(avg_rate - standard) / standard <= VFR_TOLERANCE:
+            return standard
+    return Fraction(round(avg_rate * 1000), 1000)
 
 
 def redact(url: str) -> str:
@@ -63,7 +139,7 @@ def redact(url: str) -> str:
 def _message(stderr: str, url: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     text = lines[-1] if lines else ""
-    text = text.replace(url, redact(url))
+    text = text.removeprefix(f"{url}: ").replace(url, redact(url))  # the source is known to the reader
     return text[:_MESSAGE_LIMIT]
 
 
@@ -72,7 +148,8 @@ def media_info_from_json(data: dict[str, Any]) -> MediaInfo:
     fmt = data.get("format", {})
     streams: list[dict[str, Any]] = data.get("streams", [])
     duration = _float(fmt.get("duration"))
-    video_streams = [s for s in streams if s.get("codec_type") == "video" and not _is_cover_art(s)]
+    still = _is_image_format(str(fmt.get("format_name", "")))
+    video_streams = [s for s in streams if s.get("codec_type") == "video" and not (still or _is_cover_art(s))]
     audio_streams = [s for s in streams if s.get("codec_type") == "audio"]
     size = fmt.get("size")
     return MediaInfo(
@@ -86,6 +163,11 @@ def media_info_from_json(data: dict[str, Any]) -> MediaInfo:
 
 def _is_cover_art(stream: dict[str, Any]) -> bool:
     return bool(stream.get("disposition", {}).get("attached_pic"))
+
+
+def _is_image_format(format_name: str) -> bool:
+    """A still picture read by an image demuxer (png_pipe, jpeg_pipe, image2, ...) is not a video."""
+    return any(name == "image2" or name.endswith("_pipe") for name in format_name.split(","))
 
 
 def _video(s: dict[str, Any], container_duration: float) -> VideoStreamInfo:

@@ -18,12 +18,21 @@ import pytest
 from media_objects import DirStore, ObjectServer
 
 from juice.core.mediainfo import MediaInfo
-from juice.core.worktask import AudioTask, TaskManifest, VideoChunkTask, VideoOutput, WorkerTask
+from juice.core.worktask import (
+    AudioTask,
+    TaskManifest,
+    TaskProgress,
+    VideoChunkTask,
+    VideoOutput,
+    WorkerTask,
+)
 from juice.media.codecs import read_init
 from juice.media.hlscheck import download_prefix, inspect
 from juice.media.probe import probe, rendition_width
 from juice.media.samples import make_clip
 from juice.media.stitch import stitch
+from workers.ffmpeg_cmd import chunk_frames
+from workers.transcode import first_slot
 
 pytestmark = pytest.mark.integration
 
@@ -80,8 +89,10 @@ def make_plan(
                 segment_frames=SEGMENT_FRAMES,
                 gop_frames=GOP_FRAMES,
                 first_segment=first_segment,
+                constant_rate=not video.variable_frame_rate,
                 renditions=outputs,
                 manifest_url=_url(store, f"{prefix}.juice/v{k:04d}.json"),
+                progress_url=_url(store, f"{prefix}.juice/v{k:04d}.progress.json"),
             )
         )
     audio = None
@@ -322,3 +333,88 @@ def test_sigterm_kills_ffmpeg_and_exits_143(
     code, lines = finish(process)
     assert code == 143
     assert lines[-1]["exit_code"] == 143
+
+
+# --- variable frame rate ----------------------------------------------------------------------------
+
+
+def _framemd5(argv: list[str]) -> list[str]:
+    out = subprocess.run(argv, capture_output=True, check=True, text=True).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
+
+
+def _late_video(clip: Path, seconds: float) -> Path:
+    """The same clip with its video starting `seconds` after its audio (the file starts with the audio)."""
+    late = clip.with_name(f"late-{clip.name}")
+    argv = ["ffmpeg", "-v", "error", "-y", "-itsoffset", str(seconds), "-i", str(clip), "-i", str(clip)]
+    subprocess.run([*argv, "-map", "0:v", "-map", "1:a", "-c", "copy", str(late)], check=True)
+    return late
+
+
+@pytest.mark.parametrize("late", [0.0, 0.3], ids=["video-first", "video-0.3s-late"])
+def test_vfr_chunks_concatenate_to_one_normalized_decode(tmp_path: Path, late: float) -> None:
+    clip = make_clip(
+        tmp_path / "vfr.mp4", seconds=5.0, rate="30", width=160, height=90, gop_seconds=1.0, vfr_drop=2.0
+    )
+    if late:
+        clip = _late_video(clip, late)
+    info = probe(str(clip))
+    video = info.video
+    assert video is not None and video.variable_frame_rate
+    decode = ["ffmpeg", "-v", "error", "-i", str(clip), "-map", "0:v:0", "-vf", f"fps={video.frame_rate}"]
+    whole = _framemd5([*decode, "-f", "framemd5", "-"])
+    assert len(whole) == video.frame_count
+    slot = first_slot(str(clip), video.rate)
+    assert slot == round(late * video.rate)
+    chunk = 17  # chunk starts fall between source frames and between keyframes
+    template = VideoChunkTask(
+        job_id="j",
+        task_key="v",
+        source_url=str(clip),
+        frame_rate=video.frame_rate,
+        first_frame=0,
+        frame_count=chunk,
+        segment_frames=chunk,
+        gop_frames=chunk,
+        first_segment=0,
+        constant_rate=False,
+        renditions=[],
+        manifest_url="unused",
+    )
+    joined: list[str] = []
+    for first in range(0, video.frame_count, chunk):
+        task = template.model_copy(
+            update={"first_frame": first, "frame_count": min(chunk, video.frame_count - first)}
+        )
+        frames = chunk_frames(task, slot).output("-", f="framemd5", **{"frames:v": task.frame_count})
+        joined += _framemd5(list(frames.compile(cmd=["ffmpeg", "-v", "error"])))
+    assert joined == whole
+
+
+def test_vfr_worker_encodes_its_normalized_frames_and_reports_progress(
+    tmp_path: Path, store: DirStore, object_server: ObjectServer
+) -> None:
+    store.ensure_bucket("src")
+    source = make_clip(
+        tmp_path / "vfr.mp4", seconds=4.0, rate="30", width=160, height=90, audio=False, vfr_drop=2.0
+    )
+    store.put_file("src", "vfr.mp4", str(source))
+    url = store.presign_get("src", "vfr.mp4", 3600)
+    info = probe(url)
+    assert info.video is not None and info.video.frame_count == 101
+    prefix = "jobs/vfr/"
+    plan = make_plan(store, url, info, prefix, heights=(90,))
+    assert [(t.first_frame, t.frame_count, t.constant_rate) for t in plan.video] == [
+        (0, 48, False),
+        (48, 48, False),
+        (96, 5, False),
+    ]
+    run_all(list(plan.video), tmp_path)
+    video, _ = manifests(store, prefix, plan)
+    assert [m.renditions[0].frame_count for m in video] == [48, 48, 5]
+
+    progress_key = f"/{BUCKET}/{prefix}.juice/v0001.progress.json"
+    puts = [path for path, _ in object_server.puts if path == progress_key]
+    assert len(puts) >= 4  # encoding, checking, uploading, done
+    last = TaskProgress.model_validate_json(store.get_bytes(BUCKET, progress_key.split("/", 2)[2]))
+    assert (last.task_key, last.phase, last.frames) == ("v0001", "done", 48)

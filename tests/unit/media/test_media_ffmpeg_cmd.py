@@ -87,6 +87,36 @@ def test_chunk_at_frame_zero_has_no_seek_and_starts_at_the_constant_offset() -> 
     ]  # fmt: skip
 
 
+def test_vfr_chunk_seeks_to_its_slot_and_takes_exactly_its_normalized_frames() -> None:
+    task = _task(1440, [_output("360p", 640, 360, 800_000, "main")]).model_copy(
+        update={"constant_rate": False, "frame_rate": "3178/125"}
+    )
+    argv = video_chunk_argv(task, Path("/w"), first_slot=8)
+    # slot 8 + 1440 = 1448 at 25.424 fps = 56.954059157 s; -itsoffset keeps the file's own timeline.
+    # The output offset and the segment length follow the normalized rate: 1440 / 25.424 + 10 s and
+    # (144 - 1/2) / 25.424 s.
+    output = _per_output("/w/360p", "800000", "2400000", "1200000", "main", "66.639395846", "10")
+    output[output.index("-hls_time") + 1] = "5.644273128"
+    assert argv == [
+        *GLOBALS, "-itsoffset", "56.954059157", "-ss", "56.954059157", "-threads", "1",
+        "-i", "http://s3/src.mp4?sig=x",
+        "-filter_complex",
+        "[0:v:0]fps=fps=3178/125[s0];[s0]trim=end_pts=2168:start_pts=1448[s1];[s1]setpts=PTS-STARTPTS[s2];"
+        "[s2]scale=640:360[s3];[s3]setsar=1[s4]",
+        "-map", "[s4]", *output,
+    ]  # fmt: skip
+
+
+def test_vfr_first_chunk_has_no_seek_but_still_starts_at_the_first_slot() -> None:
+    task = _task(0, [_output("360p", 640, 360, 800_000, "main")]).model_copy(
+        update={"constant_rate": False, "frame_rate": "30"}
+    )
+    argv = video_chunk_argv(task, Path("/w"))
+    assert "-ss" not in argv and "-itsoffset" not in argv
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert graph.startswith("[0:v:0]fps=fps=30[s0];[s0]trim=end_pts=720:start_pts=0[s1];")
+
+
 def test_audio_covers_the_video_duration_on_the_same_grid() -> None:
     task = AudioTask(
         job_id="j",

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import subprocess
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from juice.errors import ProbeError
-from juice.media.probe import media_info_from_json, probe, redact, rendition_width
+from juice.media.probe import media_info_from_json, normalized_rate, probe, redact, rendition_width
 from juice.media.samples import make_clip
 
 
@@ -53,7 +55,7 @@ def test_probe_without_video_returns_none(clips: Path) -> None:
 def test_garbage_bytes_raise_probe_error_with_ffprobes_message(clips: Path) -> None:
     junk = clips / "junk.mp4"
     junk.write_bytes(b"\x00garbage" * 64)
-    with pytest.raises(ProbeError, match="Invalid data found when processing input"):
+    with pytest.raises(ProbeError, match=r"not a readable media file: .*Invalid data found when processing"):
         probe(str(junk))
 
 
@@ -126,3 +128,126 @@ def test_rendition_width_keeps_the_display_aspect_even() -> None:
     assert rendition_width(768, 576, 360) == 480
     assert rendition_width(180, 320, 160) == 90
     assert rendition_width(1920, 1080, 142) % 2 == 0
+
+
+# --- variable frame rate --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("avg", "rate"),
+    [
+        ("2997/100", "30000/1001"),  # 0.003 % off 29.97
+        ("30029/1000", "30"),
+        ("5994/100", "60000/1001"),
+        ("2399/100", "24000/1001"),
+        ("1500/59", "3178/125"),  # 25.4237...: no standard rate within 0.1 %, kept to 1/1000
+        ("249/10", "249/10"),  # 0.4 % off 25
+    ],
+)
+def test_vfr_is_normalized_to_the_average_rate_snapped_to_a_standard_one(avg: str, rate: str) -> None:
+    assert normalized_rate(Fraction(avg)) == Fraction(rate)
+
+
+def test_a_vfr_stream_without_an_average_rate_cannot_be_normalized() -> None:
+    with pytest.raises(ProbeError, match="average frame rate"):
+        normalized_rate(Fraction(0))
+
+
+def _normalized_frames(path: Path, rate: str) -> int:
+    argv = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:v:0",
+        "-vf",
+        f"fps={rate}",
+        "-f",
+        "framemd5",
+        "-",
+    ]
+    out = subprocess.run(argv, capture_output=True, check=True, text=True).stdout
+    return sum(1 for line in out.splitlines() if line and not line.startswith("#"))
+
+
+def test_probe_of_a_vfr_clip_reports_the_normalized_rate_and_frame_count(clips: Path) -> None:
+    # 30 fps for 2 s, then every third frame dropped: 100 frames, r_frame_rate 30, avg 25.42
+    path = make_clip(clips / "vfr.mp4", seconds=4.0, rate="30", width=160, height=90, vfr_drop=2.0)
+    info = probe(str(path))
+    assert info.video is not None and info.video.variable_frame_rate
+    assert (info.video.avg_frame_rate, info.video.frame_rate) == ("1500/59", "3178/125")
+    assert info.video.frame_count == _normalized_frames(path, "3178/125") == 101
+
+
+def test_a_cfr_clip_keeps_its_packet_count(clips: Path) -> None:
+    path = make_clip(clips / "cfr.mp4", seconds=2.0, rate="30", width=160, height=90, audio=False)
+    info = probe(str(path))
+    assert info.video is not None and not info.video.variable_frame_rate
+    assert (info.video.frame_rate, info.video.frame_count) == ("30", 60)
+
+
+# --- refusals -------------------------------------------------------------------------------------
+
+
+def test_cover_art_only_file_has_no_video(clips: Path) -> None:
+    sound = make_clip(clips / "song.m4a", seconds=1.0, width=64, height=64, extra_args=["-vn"])
+    picture = clips / "cover.png"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=64x64",
+            "-frames:v",
+            "1",
+            str(picture),
+        ],
+        check=True,
+    )
+    tagged = clips / "tagged.m4a"
+    argv = ["ffmpeg", "-v", "error", "-y", "-i", str(sound), "-i", str(picture), "-map", "0", "-map", "1"]
+    argv += ["-c:a", "copy", "-c:v", "mjpeg", "-disposition:v", "attached_pic", str(tagged)]
+    subprocess.run(argv, check=True)
+    info = probe(str(tagged))
+    assert info.video is None and len(info.audio) == 1
+    still = probe(str(picture))
+    assert still.video is None and still.audio == [] and still.format_name == "png_pipe"
+
+
+def test_a_codec_ffmpeg_does_not_know_is_refused(clips: Path) -> None:
+    clip = make_clip(clips / "known.mkv", seconds=0.5, width=64, height=64, audio=False)
+    data = clip.read_bytes()
+    assert data.count(b"V_MPEG4/ISO/AVC") == 1
+    unknown = clips / "unknown.mkv"
+    unknown.write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_QUUX4/ISO/AVC"))
+    with pytest.raises(ProbeError, match="video codec is unknown"):
+        probe(str(unknown))
+
+
+def test_a_video_stream_that_does_not_decode_is_refused(clips: Path) -> None:
+    data = bytearray(make_clip(clips / "ok.mp4", seconds=0.5, width=64, height=64, audio=False).read_bytes())
+    start = data.index(b"mdat") + 4
+    data[start : start + 2000] = b"\xff" * 2000  # the first NAL units' lengths become nonsense
+    broken = clips / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(ProbeError, match=r"the video stream cannot be decoded: .*Invalid data"):
+        probe(str(broken))
+
+
+def test_missing_ffmpeg_for_the_decode_check_is_a_probe_error(clips: Path) -> None:
+    clip = make_clip(clips / "fine.mp4", seconds=0.5, width=64, height=64, audio=False)
+    with pytest.raises(ProbeError, match="cannot run"):
+        probe(str(clip), ffmpeg=str(clips / "no-such-ffmpeg"))
+
+
+def test_an_image_demuxer_is_not_a_video() -> None:
+    data = {"format": {"format_name": "jpeg_pipe"}, "streams": [_stream(codec_name="mjpeg")]}
+    assert media_info_from_json(data).video is None
+    mjpeg_movie = {"format": {"format_name": "avi"}, "streams": [_stream(codec_name="mjpeg")]}
+    assert media_info_from_json(mjpeg_movie).video is not None
