@@ -19,7 +19,10 @@ from fractions import Fraction
 from pathlib import Path
 
 PSNR_FLOOR_DB = 18.0  # below this the output does not show the source at all
-NEIGHBOUR_MARGIN_DB = 0.1  # a neighbour must beat the same-index frame by this much to count
+NEIGHBOUR_MARGIN_DB = 0.5  # a neighbour must beat the same-index frame by this much to count
+# A dropped or duplicated frame shifts every later frame of its chunk, so neighbours win over a run of
+# consecutive frames; a lone win is a near-static picture or a rate-control restart, not a defect.
+MIN_SHIFT_RUN = 3
 IDENTICAL_DB = 100.0  # what "inf" (identical pictures) is counted as
 _PSNR = re.compile(r"psnr_avg:(\S+)")
 _SERIES = ("same", "prev", "next")
@@ -124,13 +127,38 @@ def series_from_stats(stats: Mapping[str, str], windows: tuple[Window, ...] | No
     return PsnrSeries(maps["same"], maps["prev"], maps["next"])
 
 
+def shifted_frames(
+    series: PsnrSeries, margin: float = NEIGHBOUR_MARGIN_DB, run: int = MIN_SHIFT_RUN
+) -> list[int]:
+    """Output frames inside runs of at least `run` consecutive frames that all match the same neighbour
+    (the previous, or the next, source frame) better than their own by more than `margin`."""
+
+    def side(j: int, value: float) -> str | None:
+        if series.prev.get(j, -1.0) > value + margin:
+            return "prev"
+        if series.next.get(j, -1.0) > value + margin:
+            return "next"
+        return None
+
+    shifted: list[int] = []
+    current: list[int] = []
+    current_side: str | None = None
+    for j, value in sorted(series.same.items()):
+        s = side(j, value)
+        if s is not None and s == current_side and current and j == current[-1] + 1:
+            current.append(j)
+            continue
+        if len(current) >= run:
+            shifted += current
+        current, current_side = ([j], s) if s is not None else ([], None)
+    if len(current) >= run:
+        shifted += current
+    return shifted
+
+
 def figures(series: PsnrSeries, margin: float = NEIGHBOUR_MARGIN_DB) -> PsnrFigures:
     same = series.same
-    wins = [
-        j
-        for j, value in sorted(same.items())
-        if max(series.prev.get(j, -1.0), series.next.get(j, -1.0)) > value + margin
-    ]
+    wins = shifted_frames(series, margin)
     values = list(same.values())
     return PsnrFigures(
         frames=len(values),

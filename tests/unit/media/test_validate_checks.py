@@ -254,14 +254,28 @@ def test_series_maps_stats_lines_onto_frame_indices() -> None:
     assert series.prev == {1: 20.0, 7: 41.0}
     assert series.next == {0: 21.0, 1: 22.0, 7: 23.0}
     result = ps.figures(series)
+    # frame 7 alone matches its previous source frame better: a lone win is no shift
     assert (result.frames, result.psnr_min, result.neighbour_wins, result.first_neighbour_win) == (
         3,
         38.0,
-        1,
-        7,
+        0,
+        None,
     )
-    assert ps.failures("v", result) == [
-        "v: 1 frame(s) match a neighbouring source frame better than their own, first at frame 7 "
+
+
+def test_only_runs_of_shifted_frames_count() -> None:
+    same = {j: 38.0 for j in range(10)}
+    shifted = ps.PsnrSeries(same, {j: 44.0 for j in range(4, 10)}, {})  # a duplicated frame at 4
+    assert ps.shifted_frames(shifted) == [4, 5, 6, 7, 8, 9]
+    assert ps.figures(shifted).first_neighbour_win == 4
+    lone = ps.PsnrSeries(same, {3: 44.0, 7: 44.0, 8: 44.0}, {})  # near-static pictures, no run of 3
+    assert ps.shifted_frames(lone) == []
+    mixed = ps.PsnrSeries(same, {2: 44.0, 4: 44.0}, {3: 44.0})  # prev, next, prev: not one shift
+    assert ps.shifted_frames(mixed) == []
+    gap = ps.PsnrSeries({0: 38.0, 1: 38.0, 5: 38.0, 6: 38.0}, {0: 44.0, 1: 44.0, 5: 44.0, 6: 44.0}, {})
+    assert ps.shifted_frames(gap) == []  # two windows of two frames each, not consecutive
+    assert ps.failures("v", ps.figures(shifted)) == [
+        "v: 6 frame(s) match a neighbouring source frame better than their own, first at frame 4 "
         "(dropped or duplicated frame)"
     ]
 
