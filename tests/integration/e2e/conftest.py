@@ -1,4 +1,4 @@
-"""The whole stack on loopback: its own Redis, the session's Ceph RGW, the dev cluster, the framework."""
+"""The end-to-end tests run on the session's local stack (tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,8 @@ from pathlib import Path
 import pytest
 from e2e_support import Client
 
-from juice.local.ceph_rgw import CephRGW
-from juice.local.stack import LocalStack, StackConfig
+from juice.local.stack import LocalStack
 from juice.media.samples import make_clip
-
-
-@pytest.fixture(scope="session")
-def stack(rgw: CephRGW) -> Iterator[LocalStack]:
-    s = LocalStack(StackConfig(agents=2, cpus=2.0, mem=4096.0), rgw=rgw).start()
-    try:
-        yield s
-    finally:
-        for proc in (s.framework, s.devcluster):  # left for the reader of a failed run
-            if proc is not None:
-                print(f"--- {proc.name} log tail ---\n{proc.tail()}")
-        s.stop()
 
 
 @pytest.fixture(scope="session")

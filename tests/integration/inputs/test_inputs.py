@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inputs_support import Client, leading_frames_after_keyframes, tone_power
+from inputs_support import leading_frames_after_keyframes, tone_power
 
 from juice.core.mediainfo import MediaInfo
 from juice.local.stack import LocalStack
@@ -25,6 +25,7 @@ from juice.media.hlscheck import download_prefix, master_entries
 from juice.media.probe import probe
 from juice.media.samples import make_clip
 from juice.media.validate import validate
+from tests.support import JobClient
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,7 @@ class Submitted:
 
 @pytest.fixture(scope="module")
 def submitted(
-    stack: LocalStack, client: Client, tmp_path_factory: pytest.TempPathFactory
+    stack: LocalStack, client: JobClient, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Submitted]]:
     clips = tmp_path_factory.mktemp("inputs")
     store = stack.object_store()
@@ -94,7 +95,7 @@ def submitted(
     store.close()
 
 
-def _finished(client: Client, job: Submitted, out: Path) -> Path:
+def _finished(client: JobClient, job: Submitted, out: Path) -> Path:
     final = client.final(job.job_id)
     assert final["state"] == "SUCCEEDED", final
     video = job.info.video
@@ -116,7 +117,7 @@ def _check_package(master: Path, job: Submitted) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_input_becomes_a_valid_package(
-    case: Case, client: Client, submitted: dict[str, Submitted], tmp_path: Path
+    case: Case, client: JobClient, submitted: dict[str, Submitted], tmp_path: Path
 ) -> None:
     job = submitted[case.name]
     video = job.info.video
@@ -140,7 +141,7 @@ def test_open_gop_source_really_has_open_gops(submitted: dict[str, Submitted]) -
 
 
 def test_rotated_phone_video_comes_out_upright(
-    client: Client, submitted: dict[str, Submitted], tmp_path: Path
+    client: JobClient, submitted: dict[str, Submitted], tmp_path: Path
 ) -> None:
     master = _finished(client, submitted["rotated-phone"], tmp_path / "out")
     sizes = [read_init((master.parent / f"{h}p" / "init.mp4").read_bytes()) for h in (120, 160)]
@@ -148,7 +149,7 @@ def test_rotated_phone_video_comes_out_upright(
 
 
 def test_without_audio_there_is_no_audio_rendition(
-    client: Client, submitted: dict[str, Submitted], tmp_path: Path
+    client: JobClient, submitted: dict[str, Submitted], tmp_path: Path
 ) -> None:
     master = _finished(client, submitted["no-audio"], tmp_path / "out")
     variants, audio = master_entries(master.read_text())
@@ -157,7 +158,7 @@ def test_without_audio_there_is_no_audio_rendition(
 
 
 def test_the_first_of_two_audio_tracks_is_used(
-    client: Client, submitted: dict[str, Submitted], tmp_path: Path
+    client: JobClient, submitted: dict[str, Submitted], tmp_path: Path
 ) -> None:
     master = _finished(client, submitted["two-audio-tracks"], tmp_path / "out")
     _, audio = master_entries(master.read_text())
@@ -208,7 +209,7 @@ REFUSALS: dict[str, tuple[Callable[[Path], Path], str]] = {
 
 
 @pytest.fixture(scope="module")
-def refused(stack: LocalStack, client: Client, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def refused(stack: LocalStack, client: JobClient, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     directory = tmp_path_factory.mktemp("refused")
     store = stack.object_store()
     jobs = {}
@@ -226,7 +227,7 @@ def refused(stack: LocalStack, client: Client, tmp_path_factory: pytest.TempPath
 
 @pytest.mark.parametrize("name", list(REFUSALS))
 def test_input_that_cannot_be_transcoded_fails_with_a_readable_reason(
-    name: str, client: Client, refused: dict[str, str]
+    name: str, client: JobClient, refused: dict[str, str]
 ) -> None:
     final = client.final(refused[name])
     assert final["state"] == "FAILED", final
