@@ -175,6 +175,8 @@ def run_ffmpeg(
             if process.poll() is None:
                 process.kill()
                 process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
             slot.process = None
     log.info(
         "ffmpeg exited %d after %.1f s", returncode, time.monotonic() - started, extra={"phase": "encoded"}

@@ -28,11 +28,7 @@ from workers.transcode import (
     encode_video,
 )
 
-pytestmark = [
-    pytest.mark.integration,
-    # workers.transcode.run_ffmpeg leaves ffmpeg's stdout pipe to the garbage collector
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-]
+pytestmark = pytest.mark.integration
 
 RATE = "24000/1001"
 FRAMES = 111  # 4.6 s at 23.976
