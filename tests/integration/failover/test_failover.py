@@ -160,3 +160,28 @@ def _get(url: str) -> int | None:
         return httpx.get(url, timeout=2.0).status_code
     except httpx.HTTPError:
         return None
+
+
+def test_master_restart_the_framework_resubscribes_and_reconciles_without_relaunching(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.push(job("restart-1"))
+    running = wait_for("tasks to run", lambda: len(h.running_tasks()) >= 2 and h.running_tasks())
+    framework_id = h.framework_id()
+    with frozen(h.cluster.task_pids()):
+        # the master forgets frameworks and offers; agents re-register after 3 s, and until then an
+        # explicit reconcile of their tasks gets no answer, so the framework must ask again
+        h.cluster.restart_master(agent_reregister_seconds=3.0)
+        wait_for(
+            "the framework to subscribe again",
+            lambda: (
+                [f["id"] for f in h.cluster.state()["frameworks"] if f.get("connected")] == [framework_id]
+            ),
+        )
+    final = h.final("restart-1")
+    assert final["state"] == "SUCCEEDED", final
+    segs = h.segments("restart-1")
+    adopted = {t["id"].split(".")[1] for t in running}
+    assert all(segs[k]["attempt"] == 1 and segs[k]["cluster_failures"] == 0 for k in adopted), segs
+    assert sorted(h.transitions("restart-1", "DONE")) == sorted(segs)
