@@ -116,6 +116,42 @@ def demo(
 
 
 @app.command()
+def teardown(
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Really kill every task and forget the framework.")
+    ] = False,
+) -> None:
+    """Tear the framework down (every task killed, its id forgotten). Stop the scheduler first."""
+    import time
+
+    import redis.asyncio as aioredis
+
+    from juice.mesos.client import SchedulerClient
+    from juice.runtime import framework_settings
+    from juice.scheduler.teardown import teardown as tear_down
+    from juice.store.redis_store import RedisStore
+
+    if not yes:
+        typer.echo("refusing without --yes: this kills every task of the framework", err=True)
+        raise typer.Exit(2)
+    settings = Settings()
+    logs.configure("text", "INFO")
+
+    async def run() -> str:
+        client = aioredis.Redis.from_url(settings.redis_url)
+        try:
+            store = RedisStore(client)
+            mesos = SchedulerClient(
+                settings.mesos_master, framework_settings(settings), framework_id=await store.framework_id()
+            )
+            return await tear_down(store, mesos, now=time.time())
+        finally:
+            await client.aclose()
+
+    typer.echo(f"torn down: {asyncio.run(run())}")
+
+
+@app.command()
 def validate(
     master: Annotated[str, typer.Argument(help="master.m3u8: a local path or an http(s) URL")],
     source: Annotated[

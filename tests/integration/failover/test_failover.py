@@ -4,6 +4,7 @@ that stops acknowledging."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -185,3 +186,31 @@ def test_master_restart_the_framework_resubscribes_and_reconciles_without_relaun
     adopted = {t["id"].split(".")[1] for t in running}
     assert all(segs[k]["attempt"] == 1 and segs[k]["cluster_failures"] == 0 for k in adopted), segs
     assert sorted(h.transitions("restart-1", "DONE")) == sorted(segs)
+
+
+def test_teardown_only_on_request_kills_every_task_and_forgets_the_framework(
+    harness: Harness, tmp_path: Path
+) -> None:
+    h = harness
+    h.push(job("teardown-1"))
+    wait_for("tasks to run", h.running_tasks)
+    framework_id = h.framework_id()
+    assert h.stack.framework is not None
+    env = h.stack.framework_env()
+    with frozen(h.cluster.task_pids()):  # keep the tasks running through the test
+        h.stack.framework.stop()  # a clean stop is no teardown: the framework and its tasks stay
+        assert [f["id"] for f in h.cluster.state()["frameworks"]] == [framework_id]
+        assert h.cluster.task_pids()
+        juice = [sys.executable, "-m", "juice", "teardown"]
+        refused = subprocess.run(juice, env=env, capture_output=True, check=False)
+        assert refused.returncode == 2 and h.framework_id() == framework_id
+        done = subprocess.run([*juice, "--yes"], env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert framework_id in done.stdout
+    state = h.cluster.state()
+    assert state["frameworks"] == []
+    assert framework_id in [f["id"] for f in state["completed_frameworks"]]
+    wait_for("the task processes to end", lambda: h.cluster.task_pids() == [])
+    assert h.framework_id() is None  # the next scheduler registers anew
+    record = h.redis.hgetall("juice:job:teardown-1")
+    assert record[b"state"] == b"FAILED" and b"torn down" in record[b"reason"]
