@@ -108,6 +108,7 @@ async def build(
         kill_grace_seconds=settings.kill_grace_seconds,
         refuse_seconds=settings.refuse_seconds,
         idle_refuse_seconds=settings.idle_refuse_seconds,
+        min_task_cpus=min(settings.video_task_cpus, settings.audio_task_cpus),
     )
     service: SchedulerService
     planner = Planner(

@@ -13,7 +13,7 @@ from juice.core.jobspec import JobSpec
 from juice.core.plan import JobPlan
 from juice.core.states import JobState
 from juice.core.worktask import TaskManifest
-from juice.errors import ObjectNotFound, StitchError, StorageError
+from juice.errors import JuiceError, ObjectNotFound, StitchError, StorageError
 from juice.media.hlscheck import download_prefix
 from juice.media.stitch import stitch
 from juice.media.validate import validate
@@ -135,14 +135,14 @@ class Finisher:
             return
         try:
             master = await asyncio.to_thread(stitch_job, self._objects, job.spec, job.plan)
-        except StitchError as exc:
+        except StorageError as exc:  # storage is away, not the output's fault: stays STITCHING, retried
+            log.warning("stitch deferred", extra={"job": job_id, "reason": str(exc)})
+            return
+        except JuiceError as exc:  # the workers' output cannot make a valid package
             await self._store.transition_job(
                 job_id, JobState.FAILED, now=self._clock(), fields={"reason": f"stitch: {exc}"}
             )
             log.warning("job failed", extra={"job": job_id, "state": "FAILED", "reason": str(exc)})
-            return
-        except StorageError as exc:  # stays STITCHING; the service retries
-            log.warning("stitch deferred", extra={"job": job_id, "reason": str(exc)})
             return
         await self._store.transition_job(
             job_id, JobState.SUCCEEDED, now=self._clock(), fields={"master": master}

@@ -26,6 +26,7 @@ class LaunchSettings:
     kill_grace_seconds: float
     refuse_seconds: float  # declined while work still waits
     idle_refuse_seconds: float  # declined when nothing waits
+    min_task_cpus: float = 0.5  # the smallest task's cpus: bounds how much of the queue an offer round reads
     max_pending_scan: int = 1000
 
 
@@ -74,9 +75,9 @@ class Launcher:
     def forget(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)
 
-    async def _pending(self, now: float) -> list[tuple[PendingTask, SegmentRecord]]:
+    async def _pending(self, now: float, limit: int) -> list[tuple[PendingTask, SegmentRecord]]:
         out = []
-        for job_id, key in await self._store.ready_pending(now, self._s.max_pending_scan):
+        for job_id, key in await self._store.ready_pending(now, limit):
             job = await self._job(job_id)
             seg = await self._store.segment(job_id, key) if job else None
             if seg is None or seg.state is not SegmentState.PENDING:
@@ -89,7 +90,9 @@ class Launcher:
         """Launch what fits. Returns how many tasks were launched."""
         now = self._clock()
         views = {o.id: offer_view(o) for o in offers}
-        pending = await self._pending(now)
+        # read no more of the queue than these offers could possibly take
+        room = sum(v.cpus for v in views.values()) / max(self._s.min_task_cpus, 0.01)
+        pending = await self._pending(now, min(self._s.max_pending_scan, int(room) + 1))
         segs = {(t.job_id, t.key): s for t, s in pending}
         result = match(list(views.values()), [t for t, _ in pending])
         launched = 0

@@ -134,7 +134,12 @@ class SchedulerService:
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background step failed", extra={"step": task.get_name()}, exc_info=task.exception())
 
     async def _recover(self) -> None:
         """After a restart: resume planning and stitching where Redis says they were."""
