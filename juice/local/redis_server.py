@@ -14,7 +14,6 @@ from redis.retry import Retry
 from juice.errors import ServiceError
 from juice.local.procs import (
     LOOPBACK,
-    ManagedProcess,
     free_port,
     pid_listens_on,
     port_is_free,
@@ -23,14 +22,14 @@ from juice.local.procs import (
     stop_at_exit,
     wait_until,
 )
-from juice.local.service import LocalService
+from juice.local.service import SingleProcessService
 
 log = logging.getLogger(__name__)
 
 START_DEADLINE_SECONDS = 15.0
 
 
-class RedisServer(LocalService):
+class RedisServer(SingleProcessService):
     """redis-server on 127.0.0.1, append-only file in its own directory, no RDB snapshots."""
 
     DIR_PREFIX = "juice-redis-"
@@ -46,20 +45,10 @@ class RedisServer(LocalService):
         self.port = 0
 
     @property
-    def _proc(self) -> ManagedProcess | None:
-        return self._procs.get(self.NAME)
-
-    @property
     def url(self) -> str:
         if self._proc is None:
             raise ServiceError("redis-server is not running")
         return f"redis://{LOOPBACK}:{self.port}/0"
-
-    @property
-    def pid(self) -> int:
-        if self._proc is None:
-            raise ServiceError("redis-server is not running")
-        return self._proc.pid
 
     def missing_prerequisites(self) -> list[str]:
         """What must be installed before start() can work (empty when nothing is missing)."""

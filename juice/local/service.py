@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
+from juice.errors import ServiceError
 from juice.local.procs import ManagedProcess, forget_at_exit
 
 
@@ -60,3 +61,20 @@ class LocalService:
             self.work_dir = Path(tempfile.mkdtemp(prefix=self.DIR_PREFIX))
             self._owns_dir = True
         return self.work_dir
+
+
+class SingleProcessService(LocalService):
+    """A service that is one process, named NAME."""
+
+    NAME: ClassVar[str]
+
+    @property
+    def _proc(self) -> ManagedProcess | None:
+        return self._procs.get(self.NAME)
+
+    @property
+    def pid(self) -> int:
+        proc = self._proc
+        if proc is None:
+            raise ServiceError(f"{self.NAME} is not running")
+        return proc.pid

@@ -11,7 +11,6 @@ from pathlib import Path
 from juice.errors import ServiceError
 from juice.local.procs import (
     LOOPBACK,
-    ManagedProcess,
     free_port,
     pid_listens_on,
     port_is_free,
@@ -20,7 +19,7 @@ from juice.local.procs import (
     stop_at_exit,
     wait_until,
 )
-from juice.local.service import LocalService
+from juice.local.service import SingleProcessService
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ def four_letter_word(port: int, word: str, timeout: float = 1.0) -> str:
     return b"".join(chunks).decode("utf-8", errors="replace")
 
 
-class ZooKeeper(LocalService):
+class ZooKeeper(SingleProcessService):
     """Standalone ZooKeeper on 127.0.0.1: free port, admin server off, -Xmx256m, data in a temp dir."""
 
     DIR_PREFIX = "juice-zk-"
@@ -68,20 +67,10 @@ class ZooKeeper(LocalService):
         self.port = 0
 
     @property
-    def _proc(self) -> ManagedProcess | None:
-        return self._procs.get(self.NAME)
-
-    @property
     def hosts(self) -> str:
         if self._proc is None:
             raise ServiceError("zookeeper is not running")
         return f"{LOOPBACK}:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        if self._proc is None:
-            raise ServiceError("zookeeper is not running")
-        return self._proc.pid
 
     def missing_prerequisites(self) -> list[str]:
         """What must be installed before start() can work (empty when nothing is missing)."""

@@ -10,17 +10,10 @@ import pytest
 from conftest import Scheduler, task_info, wait_until
 
 from juice.devcluster import DevClusterConfig, DevClusterThread
+from juice.local.procs import pid_alive
 
 MakeScheduler = Callable[..., Scheduler]
 pytestmark = pytest.mark.integration
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def dev(cluster: DevClusterThread, path: str, body: dict[str, Any] | None = None) -> httpx.Response:

@@ -16,6 +16,7 @@ import pytest
 from conftest import JSON, Scheduler, task_info, wait_until
 
 from juice.devcluster import DevClusterConfig, DevClusterThread
+from juice.local.procs import pid_alive
 
 MakeScheduler = Callable[..., Scheduler]
 pytestmark = pytest.mark.integration
@@ -23,14 +24,6 @@ pytestmark = pytest.mark.integration
 
 def offer_ids(offers: list[dict[str, Any]]) -> list[str]:
     return [o["id"]["value"] for o in offers]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def subscribe_body(**info: Any) -> dict[str, Any]:
