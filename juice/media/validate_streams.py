@@ -77,21 +77,27 @@ def _ffprobe(argv: list[str], timeout: float) -> tuple[dict[str, Any], list[str]
     return data, errors[:_ERROR_LINES]
 
 
-def probe_video(location: str, *, timeout: float, ffprobe: str = "ffprobe") -> DecodedVideo:
-    entries = "stream=time_base,r_frame_rate,width,height:frame=pts,key_frame,pict_type"
+def _ffprobe_entries(
+    ffprobe: str, location: str, stream: str, entries: str, timeout: float
+) -> tuple[dict[str, Any], list[str]]:
     argv = [
         ffprobe,
         "-v",
         "error",
         "-select_streams",
-        "v:0",
+        stream,
         "-show_entries",
         entries,
         "-of",
         "json",
         location,
     ]
-    data, errors = _ffprobe(argv, timeout)
+    return _ffprobe(argv, timeout)
+
+
+def probe_video(location: str, *, timeout: float, ffprobe: str = "ffprobe") -> DecodedVideo:
+    entries = "stream=time_base,r_frame_rate,width,height:frame=pts,key_frame,pict_type"
+    data, errors = _ffprobe_entries(ffprobe, location, "v:0", entries, timeout)
     stream = data["streams"][0]
     frames = [f for f in data.get("frames", []) if f.get("pts") is not None]
     return DecodedVideo(
@@ -107,19 +113,7 @@ def probe_video(location: str, *, timeout: float, ffprobe: str = "ffprobe") -> D
 
 def probe_audio(location: str, *, timeout: float, ffprobe: str = "ffprobe") -> AudioPackets:
     entries = "stream=time_base,sample_rate:packet=pts,duration"
-    argv = [
-        ffprobe,
-        "-v",
-        "error",
-        "-select_streams",
-        "a:0",
-        "-show_entries",
-        entries,
-        "-of",
-        "json",
-        location,
-    ]
-    data, errors = _ffprobe(argv, timeout)
+    data, errors = _ffprobe_entries(ffprobe, location, "a:0", entries, timeout)
     stream = data["streams"][0]
     packets = [p for p in data.get("packets", []) if p.get("pts") is not None]
     return AudioPackets(
