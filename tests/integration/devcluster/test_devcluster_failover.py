@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Scheduler, task_info, wait_until
+from devcluster_support import Scheduler, task_info, wait_until
 
 from juice.devcluster import DevClusterConfig, DevClusterThread
 from juice.local.procs import pid_alive
@@ -47,9 +47,7 @@ def test_master_restart_keeps_tasks_until_agents_reregister(slow_reregister: Dev
     scheduler = Scheduler(cluster.url, failover_timeout=3600.0)
     try:
         stream = scheduler.subscribe()
-        offer = scheduler.offers(1)[0]
-        agent_id = offer["agent_id"]["value"]
-        scheduler.accept([offer["id"]["value"]], [task_info("t-keep", agent_id, "sleep 60")])
+        _, agent_id = scheduler.launch_one("t-keep", "sleep 60")
         scheduler.ack(stream.update("t-keep", "TASK_STARTING"))
         running = stream.update("t-keep", "TASK_RUNNING")  # left unacknowledged
         (pid,) = cluster.task_pids()
@@ -109,9 +107,7 @@ def test_agent_removal_then_mark_gone_without_partition_awareness(
 ) -> None:
     scheduler = make_scheduler()
     stream = scheduler.subscribe()
-    offer = scheduler.offers(1)[0]
-    agent_id = offer["agent_id"]["value"]
-    scheduler.accept([offer["id"]["value"]], [task_info("t-lost", agent_id, "sleep 60")])
+    _, agent_id = scheduler.launch_one("t-lost", "sleep 60")
     stream.update("t-lost", "TASK_STARTING")
     assert dev(cluster, f"agents/{agent_id}/remove").status_code == 200
     lost = stream.update("t-lost", "TASK_LOST")

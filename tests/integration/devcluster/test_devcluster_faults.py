@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import Scheduler, task_info, wait_until
+from devcluster_support import Scheduler, task_info, wait_until
 
 from juice.devcluster import DevClusterConfig, DevClusterThread
 

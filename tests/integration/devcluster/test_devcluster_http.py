@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import JSON, Scheduler, task_info, wait_until
+from devcluster_support import JSON, Scheduler, task_info, wait_until
 
 from juice.devcluster import DevClusterConfig, DevClusterThread
 from juice.local.procs import pid_alive
@@ -74,9 +74,7 @@ def test_task_finishes_and_acks_release_updates_one_by_one(
 ) -> None:
     scheduler = make_scheduler()
     stream = scheduler.subscribe()
-    offer = scheduler.offers(1)[0]
-    agent_id = offer["agent_id"]["value"]
-    scheduler.accept([offer["id"]["value"]], [task_info("t-ok", agent_id, "exit 0")])
+    scheduler.launch_one("t-ok", "exit 0")
     starting = stream.update("t-ok", "TASK_STARTING")
     assert starting["source"] == "SOURCE_EXECUTOR" and len(starting["uuid"]) == 24
     # The task finishes, but its later updates wait for the ACK of TASK_STARTING.
@@ -317,9 +315,7 @@ def test_disconnect_without_failover_timeout_removes_framework(
 def test_reconcile_explicit_and_implicit(cluster: DevClusterThread, make_scheduler: MakeScheduler) -> None:
     scheduler = make_scheduler(capabilities=("PARTITION_AWARE",))
     stream = scheduler.subscribe()
-    offer = scheduler.offers(1)[0]
-    agent_id = offer["agent_id"]["value"]
-    scheduler.accept([offer["id"]["value"]], [task_info("t-rec", agent_id, "sleep 60")])
+    _, agent_id = scheduler.launch_one("t-rec", "sleep 60")
     stream.update("t-rec", "TASK_STARTING")  # not acked: reconciliation reports this state
     tasks = [
         {"task_id": {"value": "t-rec"}},

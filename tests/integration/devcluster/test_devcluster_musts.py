@@ -7,7 +7,7 @@ import signal
 from collections.abc import Callable
 
 import pytest
-from conftest import Scheduler, task_info, wait_until
+from devcluster_support import Scheduler, task_info, wait_until
 
 from juice.devcluster import DevClusterThread
 from juice.local.procs import pid_alive
@@ -58,9 +58,7 @@ def test_resources_are_freed_at_the_terminal_latest_state(
 ) -> None:
     scheduler = make_scheduler()
     stream = scheduler.subscribe()
-    offer = scheduler.offers(1)[0]
-    agent_id = offer["agent_id"]["value"]
-    scheduler.accept([offer["id"]["value"]], [task_info("t-done", agent_id, "exit 0", cpus=1.5)])
+    _, agent_id = scheduler.launch_one("t-done", "exit 0", cpus=1.5)
     stream.update("t-done", "TASK_STARTING")  # never acknowledged
     wait_until(lambda: cluster.state()["frameworks"][0]["tasks"][0]["state"] == "TASK_FINISHED")
     agent = next(a for a in cluster.state()["agents"] if a["id"] == agent_id)

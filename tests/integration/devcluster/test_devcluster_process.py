@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Scheduler, task_info, wait_until
+from devcluster_support import Scheduler, task_info, wait_until
 from kazoo.client import KazooClient
 
 from juice.devcluster import DevClusterConfig

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import JSON, Scheduler, wait_until
+from devcluster_support import JSON, Scheduler, wait_until
 from kazoo.client import KazooClient
 
 from juice.devcluster import DevClusterConfig, DevClusterThread
